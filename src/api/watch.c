@@ -1,0 +1,240 @@
+/*
+ * watch: a watch stream is a chunked HTTP response of JSON lines
+ * {"type":..,"object":..}.  It starts with ADDED events for the current state
+ * when no resourceVersion was given, then follows the store's event log.
+ * Selectors apply to both versions of a change: an object that stops
+ * matching is sent as DELETED, one that starts matching as ADDED.
+ *
+ * The reader callback runs on the connection's own thread and may block; it
+ * wakes at least once a second to notice a closed client, the deadline
+ * (timeoutSeconds) and when a bookmark is due.
+ */
+#include <poll.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "api/table.h"
+#include "model/selector.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+
+#define WATCH_BOOKMARK_EVERY_US (30 * G_USEC_PER_SEC)
+
+typedef struct watch_stream {
+    apiserver_t *srv;
+    watch_params_t wp;
+    store_watch_t *sw;
+    GPtrArray *initial;   /* current state to send first, or NULL */
+    guint initial_pos;
+    int64_t initial_rev;
+    GString *buf;         /* bytes ready to go out */
+    size_t off;
+    gint64 deadline;
+    gint64 next_bookmark;
+    int fd;
+    bool done;
+    bool error_sent;
+} watch_stream_t;
+
+static void emit_raw(watch_stream_t *ws, const char *type, const char *obj, size_t len)
+{
+    g_string_append_printf(ws->buf, "{\"type\":\"%s\",\"object\":", type);
+    g_string_append_len(ws->buf, obj, (gssize)len);
+    g_string_append(ws->buf, "}\n");
+}
+
+static void emit(watch_stream_t *ws, const char *type, const store_obj_t *o)
+{
+    if (ws->wp.table) {
+        json_t *obj = store_obj_parse(o);
+        json_t *t = table_new(ws->wp.res, true);
+        char *text;
+        table_add_row(t, ws->wp.res, obj, (table_include_t)ws->wp.table_include);
+        json_object_set(json_object_get(t, "metadata"), "resourceVersion",
+                        json_path_get(obj, "metadata.resourceVersion"));
+        text = json_dumps(t, JSON_COMPACT);
+        emit_raw(ws, type, text, strlen(text));
+        free(text);
+        json_decref(t);
+        json_decref(obj);
+        return;
+    }
+    emit_raw(ws, type, o->json, o->len);
+}
+
+static void emit_bookmark(watch_stream_t *ws, int64_t rev, bool initial_end)
+{
+    json_t *o = json_pack("{s:s,s:s,s:{s:s}}", "kind", ws->wp.res->kind, "apiVersion",
+                          ws->wp.res->api_version, "metadata", "resourceVersion", "");
+    char rvbuf[24], *text;
+    snprintf(rvbuf, sizeof(rvbuf), "%lld", (long long)rev);
+    json_object_set_new(json_object_get(o, "metadata"), "resourceVersion", json_string(rvbuf));
+    if (initial_end)
+        json_object_set_new(json_object_get(o, "metadata"), "annotations",
+                            json_pack("{s:s}", "k8s.io/initial-events-end", "true"));
+    text = json_dumps(o, JSON_COMPACT);
+    emit_raw(ws, "BOOKMARK", text, strlen(text));
+    free(text);
+    json_decref(o);
+}
+
+static void emit_error(watch_stream_t *ws, const err_t *err)
+{
+    json_t *st = api_status_new(err, NULL, NULL);
+    char *text = json_dumps(st, JSON_COMPACT);
+    emit_raw(ws, "ERROR", text, strlen(text));
+    free(text);
+    json_decref(st);
+}
+
+/* Whether the client hung up. */
+static bool client_gone(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+    if (fd < 0)
+        return false;
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static bool matches(watch_stream_t *ws, const store_obj_t *o)
+{
+    return o && handlers_object_matches(o, ws->wp.labels, ws->wp.fields);
+}
+
+/* Produce output for one store event, if the selectors let it through. */
+static void handle_event(watch_stream_t *ws, const store_event_t *ev)
+{
+    bool now = matches(ws, ev->obj);
+    bool before = ev->type != STORE_EV_ADDED && matches(ws, ev->prev);
+
+    switch (ev->type) {
+    case STORE_EV_ADDED:
+        if (now)
+            emit(ws, "ADDED", ev->obj);
+        break;
+    case STORE_EV_MODIFIED:
+        if (now && before)
+            emit(ws, "MODIFIED", ev->obj);
+        else if (now)
+            emit(ws, "ADDED", ev->obj);
+        else if (before)
+            emit(ws, "DELETED", ev->obj);
+        break;
+    case STORE_EV_DELETED:
+        if (now || before)
+            emit(ws, "DELETED", ev->obj);
+        break;
+    }
+}
+
+/* Fill ws->buf with at least one line, or decide the stream is over. */
+static void produce(watch_stream_t *ws)
+{
+    err_t err = ERR_INIT;
+
+    while (ws->buf->len == ws->off && !ws->done) {
+        gint64 now = g_get_monotonic_time();
+        store_event_t ev = {0};
+        int rc;
+
+        if (ws->initial) {
+            while (ws->initial_pos < ws->initial->len && ws->buf->len < 64 * 1024) {
+                store_obj_t *o = ws->initial->pdata[ws->initial_pos++];
+                if (matches(ws, o))
+                    emit(ws, "ADDED", o);
+            }
+            if (ws->initial_pos == ws->initial->len) {
+                g_ptr_array_unref(ws->initial);
+                ws->initial = NULL;
+                if (ws->wp.initial_events_end)
+                    emit_bookmark(ws, ws->initial_rev, true);
+            }
+            continue;
+        }
+        if (ws->srv->stopping || now >= ws->deadline || client_gone(ws->fd)) {
+            ws->done = true;
+            break;
+        }
+        if (ws->wp.bookmarks && now >= ws->next_bookmark) {
+            emit_bookmark(ws, store_watch_revision(ws->sw), false);
+            ws->next_bookmark = now + WATCH_BOOKMARK_EVERY_US;
+            continue;
+        }
+        gint64 wait_us = MIN(ws->deadline - now, G_USEC_PER_SEC);
+        rc = store_watch_next(ws->sw, &ev, (int)(wait_us / 1000) + 1, &err);
+        if (rc > 0) {
+            handle_event(ws, &ev);
+            store_event_clear(&ev);
+        } else if (rc < 0) {
+            emit_error(ws, &err);
+            err_clear(&err);
+            ws->done = true;
+        }
+    }
+}
+
+static ssize_t watch_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    watch_stream_t *ws = cls;
+    size_t n;
+
+    if (ws->buf->len == ws->off) {
+        g_string_truncate(ws->buf, 0);
+        ws->off = 0;
+        produce(ws);
+    }
+    n = ws->buf->len - ws->off;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n > max)
+        n = max;
+    memcpy(out, ws->buf->str + ws->off, n);
+    ws->off += n;
+    return (ssize_t)n;
+}
+
+static void watch_free(void *cls)
+{
+    watch_stream_t *ws = cls;
+    store_watch_close(ws->sw);
+    if (ws->initial)
+        g_ptr_array_unref(ws->initial);
+    label_selector_free(ws->wp.labels);
+    field_selector_free(ws->wp.fields);
+    g_free(ws->wp.prefix);
+    g_string_free(ws->buf, TRUE);
+    g_free(ws);
+}
+
+void watch_serve(api_request_t *rq, api_response_t *resp, watch_params_t *wp)
+{
+    watch_stream_t *ws = g_new0(watch_stream_t, 1);
+    const union MHD_ConnectionInfo *ci;
+    err_t err = ERR_INIT;
+    int64_t from = wp->from_rev;
+
+    ws->srv = rq->srv;
+    ws->wp = *wp;
+    ws->buf = g_string_sized_new(8192);
+    ws->deadline = g_get_monotonic_time() + (gint64)wp->timeout_s * G_USEC_PER_SEC;
+    ws->next_bookmark = g_get_monotonic_time() + WATCH_BOOKMARK_EVERY_US;
+    ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    ws->fd = ci ? ci->connect_fd : -1;
+
+    if (from < 0) {
+        /* Start from the current state: a snapshot, then changes after it. */
+        ws->initial = store_list(rq->srv->store, wp->prefix, NULL, 0, &ws->initial_rev, NULL);
+        from = ws->initial_rev;
+    }
+    ws->sw = store_watch_open(rq->srv->store, wp->prefix, from, &err);
+    if (!ws->sw) {
+        /* Kubernetes answers 200 and sends the error as the only event. */
+        emit_error(ws, &err);
+        ws->done = true;
+        err_clear(&err);
+    }
+    resp->status = 200;
+    resp->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, watch_read,
+                                                     ws, watch_free);
+    MHD_add_response_header(resp->stream, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+}

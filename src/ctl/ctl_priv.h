@@ -1,0 +1,33 @@
+/* ctl_priv: the loop the controllers share. */
+#ifndef VMSVC_CTL_PRIV_H
+#define VMSVC_CTL_PRIV_H
+
+#include "ctl/ctl.h"
+
+typedef struct ctl_ops {
+    const char *name;
+    const char *prefix;                            /* keys to follow */
+    void (*resync)(ctl_t *c);                      /* at start and every resync_ms */
+    void (*event)(ctl_t *c, const store_event_t *ev);
+    /* Called once the events seen so far are handled and no more are
+     * waiting: where work collected by event() is done, once per burst. */
+    void (*idle)(ctl_t *c);
+    void (*free)(ctl_t *c);
+    int resync_ms;
+} ctl_ops_t;
+
+struct ctl {
+    const ctl_ops_t *ops;
+    apiserver_t *srv;
+    GThread *thread;
+    volatile gint stop;
+    void *state;
+};
+
+ctl_t *ctl_start(apiserver_t *srv, const ctl_ops_t *ops, void *state);
+
+/* Parse a stored object only when its text mentions `needle` (a cheap
+ * filter for controllers that care about a field few objects have). */
+json_t *ctl_parse_if(const store_obj_t *o, const char *needle);
+
+#endif

@@ -1,0 +1,624 @@
+/*
+ * store: the in-memory index, the group-committing writer and the event log.
+ * See store.h for the contract.
+ *
+ * Invariants:
+ *  - Only the writer thread changes `index`, `rev` and `log`; it does so
+ *    under `lock` (write side) after the backend committed the batch, so
+ *    readers never see an uncommitted change.
+ *  - `log` holds the events of revisions (log_base, rev] in order; a
+ *    revision with no event (none exist today) would simply be absent.
+ *  - No lock is held across a backend commit.
+ */
+#include "store/store.h"
+
+#include <string.h>
+
+#include "util/jsonutil.h"
+#include "util/log.h"
+
+#define STORE_LOG_CAP 16384 /* events kept for watches */
+#define STORE_BATCH_MAX 512 /* writes per group commit */
+
+store_obj_t *store_obj_ref(store_obj_t *o)
+{
+    if (o)
+        g_atomic_int_inc(&o->refs);
+    return o;
+}
+
+void store_obj_unref(store_obj_t *o)
+{
+    if (!o || !g_atomic_int_dec_and_test(&o->refs))
+        return;
+    free(o->key);
+    free(o->json);
+    json_decref(o->labels);
+    free(o);
+}
+
+json_t *store_obj_parse(const store_obj_t *o)
+{
+    return json_loadb(o->json, o->len, 0, NULL);
+}
+
+static store_obj_t *store_obj_new(const char *key, char *json, size_t len,
+                                  int64_t rv, json_t *labels)
+{
+    store_obj_t *o = calloc(1, sizeof(*o));
+    if (!o)
+        abort();
+    o->refs = 1;
+    o->rv = rv;
+    o->key = strdup(key);
+    o->json = json;
+    o->len = len;
+    o->labels = labels;
+    return o;
+}
+
+store_obj_t *store_obj_from_json(const char *key, const json_t *obj)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_t *labels = json_path_get(obj, "metadata.labels");
+    if (!text)
+        abort();
+    if (json_is_object(labels) && json_object_size(labels) > 0)
+        labels = json_deep_copy(labels);
+    else
+        labels = NULL;
+    return store_obj_new(key, text, strlen(text), 0, labels);
+}
+
+typedef struct store_req {
+    store_op_t op;
+    const char *key;
+    json_t *obj;
+    int64_t expect_rv;
+    /* results */
+    store_obj_t *result;
+    store_obj_t *prev;
+    err_t err;
+    bool done;
+    struct store_req *next;
+} store_req_t;
+
+struct store {
+    const store_backend_ops_t *ops;
+    void *be;
+
+    GRWLock lock;      /* guards index, rev, log */
+    GTree *index;      /* key -> store_obj_t* */
+    int64_t rev;
+    store_event_t *log; /* ring of STORE_LOG_CAP */
+    size_t log_head;    /* index of the oldest event */
+    size_t log_len;
+    int64_t log_base;   /* events after this revision are in the log */
+
+    GMutex ev_mutex;    /* with ev_cond: wakes watchers */
+    GCond ev_cond;
+    bool ev_closing;    /* under ev_mutex: wake and end every watch */
+
+    GMutex q_mutex;     /* guards the request queue */
+    GCond q_cond;       /* new request queued */
+    GCond done_cond;    /* a batch finished */
+    store_req_t *q_head, *q_tail;
+    bool q_closing;     /* under q_mutex: refuse writes, stop the writer */
+    GThread *writer;
+
+    uint64_t commits, writes;
+};
+
+static int key_cmp(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    return strcmp(a, b);
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static int store_load_one(void *ctx, const char *key, const char *value,
+                          size_t len, int64_t rv)
+{
+    store_t *st = ctx;
+    json_t *v = json_loadb(value, len, 0, NULL);
+    json_t *labels = NULL;
+    char *copy;
+
+    if (!v) {
+        log_error("store: object %s does not parse; skipping it", key);
+        return 0;
+    }
+    labels = json_path_get(v, "metadata.labels");
+    if (json_is_object(labels) && json_object_size(labels) > 0)
+        json_incref(labels);
+    else
+        labels = NULL;
+    json_decref(v);
+    copy = malloc(len + 1);
+    if (!copy)
+        abort();
+    memcpy(copy, value, len);
+    copy[len] = '\0';
+    store_obj_t *o = store_obj_new(key, copy, len, rv, labels);
+    g_tree_insert(st->index, o->key, o);
+    return 0;
+}
+
+static gpointer store_writer_main(gpointer data);
+
+store_t *store_open(const char *dir, const store_backend_ops_t *ops, err_t *err)
+{
+    store_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        abort();
+    st->ops = ops;
+    g_rw_lock_init(&st->lock);
+    g_mutex_init(&st->ev_mutex);
+    g_cond_init(&st->ev_cond);
+    g_mutex_init(&st->q_mutex);
+    g_cond_init(&st->q_cond);
+    g_cond_init(&st->done_cond);
+    st->index = g_tree_new_full(key_cmp, NULL, NULL,
+                                (GDestroyNotify)store_obj_unref);
+    st->log = calloc(STORE_LOG_CAP, sizeof(store_event_t));
+    if (!st->log)
+        abort();
+
+    st->be = ops->open(dir, err);
+    if (!st->be)
+        goto fail;
+    if (ops->load(st->be, store_load_one, st, &st->rev, err) < 0)
+        goto fail;
+    st->log_base = st->rev;
+    log_info("store: %s backend loaded %d objects at revision %lld", ops->name,
+             g_tree_nnodes(st->index), (long long)st->rev);
+    st->writer = g_thread_new("store-writer", store_writer_main, st);
+    return st;
+
+fail:
+    store_close(st);
+    return NULL;
+}
+
+void store_close(store_t *st)
+{
+    if (!st)
+        return;
+    if (st->writer) {
+        g_mutex_lock(&st->q_mutex);
+        st->q_closing = true;
+        g_cond_broadcast(&st->q_cond);
+        g_mutex_unlock(&st->q_mutex);
+        g_thread_join(st->writer);
+    }
+    g_mutex_lock(&st->ev_mutex);
+    st->ev_closing = true;
+    g_cond_broadcast(&st->ev_cond);
+    g_mutex_unlock(&st->ev_mutex);
+    if (st->be)
+        st->ops->close(st->be);
+    for (size_t i = 0; i < st->log_len; i++)
+        store_event_clear(&st->log[(st->log_head + i) % STORE_LOG_CAP]);
+    free(st->log);
+    g_tree_destroy(st->index);
+    g_rw_lock_clear(&st->lock);
+    g_mutex_clear(&st->ev_mutex);
+    g_cond_clear(&st->ev_cond);
+    g_mutex_clear(&st->q_mutex);
+    g_cond_clear(&st->q_cond);
+    g_cond_clear(&st->done_cond);
+    free(st);
+}
+
+int64_t store_revision(store_t *st)
+{
+    int64_t rev;
+    g_rw_lock_reader_lock(&st->lock);
+    rev = st->rev;
+    g_rw_lock_reader_unlock(&st->lock);
+    return rev;
+}
+
+/* ---- reads ------------------------------------------------------------ */
+
+store_obj_t *store_get(store_t *st, const char *key)
+{
+    store_obj_t *o;
+    g_rw_lock_reader_lock(&st->lock);
+    o = store_obj_ref(g_tree_lookup(st->index, key));
+    g_rw_lock_reader_unlock(&st->lock);
+    return o;
+}
+
+GPtrArray *store_list(store_t *st, const char *prefix, const char *after,
+                      size_t limit, int64_t *rev, bool *more)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)store_obj_unref);
+    size_t plen = strlen(prefix);
+    GTreeNode *n;
+
+    if (more)
+        *more = false;
+    g_rw_lock_reader_lock(&st->lock);
+    n = g_tree_lower_bound(st->index, after && strcmp(after, prefix) >= 0 ? after : prefix);
+    for (; n; n = g_tree_node_next(n)) {
+        store_obj_t *o = g_tree_node_value(n);
+        if (strncmp(o->key, prefix, plen) != 0)
+            break;
+        if (after && strcmp(o->key, after) <= 0)
+            continue;
+        if (limit && out->len == limit) {
+            if (more)
+                *more = true;
+            break;
+        }
+        g_ptr_array_add(out, store_obj_ref(o));
+    }
+    if (rev)
+        *rev = st->rev;
+    g_rw_lock_reader_unlock(&st->lock);
+    return out;
+}
+
+size_t store_count(store_t *st, const char *prefix)
+{
+    size_t plen = strlen(prefix), count = 0;
+    GTreeNode *n;
+
+    g_rw_lock_reader_lock(&st->lock);
+    for (n = g_tree_lower_bound(st->index, prefix); n; n = g_tree_node_next(n)) {
+        store_obj_t *o = g_tree_node_value(n);
+        if (strncmp(o->key, prefix, plen) != 0)
+            break;
+        count++;
+    }
+    g_rw_lock_reader_unlock(&st->lock);
+    return count;
+}
+
+void store_get_stats(store_t *st, store_stats_t *out)
+{
+    g_rw_lock_reader_lock(&st->lock);
+    out->objects = (size_t)g_tree_nnodes(st->index);
+    out->log_events = st->log_len;
+    out->commits = st->commits;
+    out->writes = st->writes;
+    g_rw_lock_reader_unlock(&st->lock);
+}
+
+/* ---- writes ----------------------------------------------------------- */
+
+store_obj_t *store_write(store_t *st, store_op_t op, const char *key,
+                         json_t *obj, int64_t expect_rv, err_t *err)
+{
+    store_req_t req = {.op = op, .key = key, .obj = obj, .expect_rv = expect_rv};
+    store_obj_t *res;
+
+    g_mutex_lock(&st->q_mutex);
+    if (st->q_closing) {
+        g_mutex_unlock(&st->q_mutex);
+        json_decref(obj);
+        err_set(err, ERR_UNAVAILABLE, "The store is shutting down.");
+        return NULL;
+    }
+    if (st->q_tail)
+        st->q_tail->next = &req;
+    else
+        st->q_head = &req;
+    st->q_tail = &req;
+    g_cond_signal(&st->q_cond);
+    while (!req.done)
+        g_cond_wait(&st->done_cond, &st->q_mutex);
+    g_mutex_unlock(&st->q_mutex);
+
+    res = req.result;
+    store_obj_unref(req.prev);
+    if (!res)
+        err_move(err, &req.err);
+    return res;
+}
+
+/* The state of `key` as the batch being built sees it. */
+static store_obj_t *batch_lookup(store_t *st, GHashTable *pending, const char *key,
+                                 bool *deleted)
+{
+    gpointer v;
+    *deleted = false;
+    if (g_hash_table_lookup_extended(pending, key, NULL, &v)) {
+        *deleted = v == NULL;
+        return v;
+    }
+    return g_tree_lookup(st->index, key);
+}
+
+/* Check preconditions and render one request; on success fills r->result
+ * with the new version (rv assigned) and r->prev with the previous one. */
+static void batch_prepare(store_t *st, GHashTable *pending, store_req_t *r,
+                          int64_t *rev)
+{
+    bool deleted;
+    store_obj_t *cur = batch_lookup(st, pending, r->key, &deleted);
+    json_t *labels = NULL;
+    char rvbuf[24];
+    char *text;
+
+    if (r->op == STORE_CREATE && cur) {
+        err_set(&r->err, ERR_ALREADY_EXISTS, "The object already exists.");
+        return;
+    }
+    if (r->op != STORE_CREATE && !cur) {
+        err_set(&r->err, ERR_NOT_FOUND, "The object does not exist.");
+        return;
+    }
+    if (r->op != STORE_CREATE && r->expect_rv > 0 && cur->rv != r->expect_rv) {
+        err_set(&r->err, ERR_CONFLICT,
+                "The object has been modified; please apply your changes to "
+                "the latest version and try again.");
+        return;
+    }
+    if (!json_is_object(r->obj)) {
+        err_set(&r->err, ERR_INTERNAL, "The object to store is not a JSON object.");
+        return;
+    }
+    (*rev)++;
+    snprintf(rvbuf, sizeof(rvbuf), "%lld", (long long)*rev);
+    json_object_set_new(json_object_ensure(r->obj, "metadata"), "resourceVersion",
+                        json_string(rvbuf));
+    text = json_dumps(r->obj, JSON_COMPACT);
+    if (!text)
+        abort();
+    labels = json_path_get(r->obj, "metadata.labels");
+    if (json_is_object(labels) && json_object_size(labels) > 0)
+        json_incref(labels);
+    else
+        labels = NULL;
+    r->result = store_obj_new(r->key, text, strlen(text), *rev, labels);
+    r->prev = store_obj_ref(cur);
+    g_hash_table_insert(pending, r->result->key,
+                        r->op == STORE_DELETE ? NULL : r->result);
+}
+
+static void log_append(store_t *st, store_ev_type_t type, store_obj_t *obj,
+                       store_obj_t *prev)
+{
+    size_t slot;
+    if (st->log_len == STORE_LOG_CAP) {
+        store_event_t *old = &st->log[st->log_head];
+        st->log_base = old->obj->rv;
+        store_event_clear(old);
+        st->log_head = (st->log_head + 1) % STORE_LOG_CAP;
+        st->log_len--;
+    }
+    slot = (st->log_head + st->log_len) % STORE_LOG_CAP;
+    st->log[slot].type = type;
+    st->log[slot].obj = store_obj_ref(obj);
+    st->log[slot].prev = store_obj_ref(prev);
+    st->log_len++;
+}
+
+static void batch_run(store_t *st, store_req_t *batch)
+{
+    GHashTable *pending = g_hash_table_new(g_str_hash, g_str_equal);
+    GArray *muts = g_array_new(FALSE, FALSE, sizeof(store_mutation_t));
+    int64_t rev = st->rev; /* only this thread changes st->rev */
+    err_t err = ERR_INIT;
+    store_req_t *r;
+
+    for (r = batch; r; r = r->next) {
+        batch_prepare(st, pending, r, &rev);
+        if (!r->result)
+            continue;
+        store_mutation_t m = {
+            .key = r->key,
+            .value = r->op == STORE_DELETE ? NULL : r->result->json,
+            .len = r->result->len,
+            .rv = r->result->rv,
+        };
+        g_array_append_val(muts, m);
+    }
+
+    if (muts->len > 0 &&
+        st->ops->commit(st->be, (store_mutation_t *)muts->data, muts->len, rev,
+                        &err) < 0) {
+        log_error("store: commit of %u writes failed: %s", muts->len, err.msg);
+        for (r = batch; r; r = r->next) {
+            if (!r->result)
+                continue;
+            store_obj_unref(r->result);
+            store_obj_unref(r->prev);
+            r->result = r->prev = NULL;
+            err_set(&r->err, ERR_UNAVAILABLE,
+                    "The store could not commit the write: %s", err.msg);
+        }
+    } else if (muts->len > 0) {
+        g_rw_lock_writer_lock(&st->lock);
+        for (r = batch; r; r = r->next) {
+            if (!r->result)
+                continue;
+            if (r->op == STORE_DELETE) {
+                g_tree_remove(st->index, r->key);
+                log_append(st, STORE_EV_DELETED, r->result, r->prev);
+            } else {
+                g_tree_replace(st->index, r->result->key, store_obj_ref(r->result));
+                log_append(st, r->prev ? STORE_EV_MODIFIED : STORE_EV_ADDED,
+                           r->result, r->prev);
+            }
+        }
+        st->rev = rev;
+        st->commits++;
+        st->writes += muts->len;
+        g_rw_lock_writer_unlock(&st->lock);
+
+        g_mutex_lock(&st->ev_mutex);
+        g_cond_broadcast(&st->ev_cond);
+        g_mutex_unlock(&st->ev_mutex);
+    }
+
+    for (r = batch; r; r = r->next) {
+        json_decref(r->obj);
+        r->obj = NULL;
+    }
+    err_clear(&err);
+    g_array_free(muts, TRUE);
+    g_hash_table_destroy(pending);
+}
+
+static gpointer store_writer_main(gpointer data)
+{
+    store_t *st = data;
+
+    for (;;) {
+        store_req_t *batch, *r;
+        size_t n = 0;
+
+        g_mutex_lock(&st->q_mutex);
+        while (!st->q_head && !st->q_closing)
+            g_cond_wait(&st->q_cond, &st->q_mutex);
+        if (!st->q_head && st->q_closing) {
+            g_mutex_unlock(&st->q_mutex);
+            return NULL;
+        }
+        /* Take up to STORE_BATCH_MAX queued requests as one batch. */
+        batch = st->q_head;
+        for (r = batch; r->next && ++n < STORE_BATCH_MAX; r = r->next)
+            ;
+        st->q_head = r->next;
+        if (!st->q_head)
+            st->q_tail = NULL;
+        r->next = NULL;
+        g_mutex_unlock(&st->q_mutex);
+
+        batch_run(st, batch);
+
+        g_mutex_lock(&st->q_mutex);
+        for (r = batch; r;) {
+            store_req_t *next = r->next;
+            r->done = true; /* r may vanish once done is seen */
+            r = next;
+        }
+        g_cond_broadcast(&st->done_cond);
+        g_mutex_unlock(&st->q_mutex);
+    }
+}
+
+/* ---- watches ---------------------------------------------------------- */
+
+struct store_watch {
+    store_t *st;
+    char *prefix;
+    size_t plen;
+    int64_t cursor; /* every event with rv <= cursor has been handled */
+};
+
+void store_event_clear(store_event_t *ev)
+{
+    store_obj_unref(ev->obj);
+    store_obj_unref(ev->prev);
+    ev->obj = ev->prev = NULL;
+}
+
+store_watch_t *store_watch_open(store_t *st, const char *prefix, int64_t from_rev,
+                                err_t *err)
+{
+    store_watch_t *w;
+
+    g_rw_lock_reader_lock(&st->lock);
+    if (from_rev < st->log_base) {
+        g_rw_lock_reader_unlock(&st->lock);
+        err_set(err, ERR_GONE, "too old resource version: %lld (%lld)",
+                (long long)from_rev, (long long)st->log_base + 1);
+        return NULL;
+    }
+    g_rw_lock_reader_unlock(&st->lock);
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        abort();
+    w->st = st;
+    w->prefix = strdup(prefix);
+    w->plen = strlen(prefix);
+    w->cursor = from_rev;
+    return w;
+}
+
+int64_t store_watch_revision(store_watch_t *w)
+{
+    return w->cursor;
+}
+
+/* Find the first event after the cursor that matches; caller holds lock. */
+static int watch_scan(store_watch_t *w, store_event_t *ev, err_t *err)
+{
+    store_t *st = w->st;
+    size_t lo = 0, hi = st->log_len;
+
+    if (w->cursor < st->log_base) {
+        err_set(err, ERR_GONE,
+                "The watch fell behind: events after resource version %lld "
+                "are no longer kept.", (long long)w->cursor);
+        return -1;
+    }
+    /* Binary search for the first event with rv > cursor. */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (st->log[(st->log_head + mid) % STORE_LOG_CAP].obj->rv <= w->cursor)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < st->log_len; lo++) {
+        store_event_t *e = &st->log[(st->log_head + lo) % STORE_LOG_CAP];
+        w->cursor = e->obj->rv;
+        if (strncmp(e->obj->key, w->prefix, w->plen) == 0) {
+            ev->type = e->type;
+            ev->obj = store_obj_ref(e->obj);
+            ev->prev = store_obj_ref(e->prev);
+            return 1;
+        }
+    }
+    /* Everything up to the current revision has been seen. */
+    if (st->rev > w->cursor)
+        w->cursor = st->rev;
+    return 0;
+}
+
+int store_watch_next(store_watch_t *w, store_event_t *ev, int timeout_ms, err_t *err)
+{
+    store_t *st = w->st;
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    for (;;) {
+        int rc;
+        int64_t seen;
+
+        g_rw_lock_reader_lock(&st->lock);
+        rc = watch_scan(w, ev, err);
+        seen = st->rev;
+        g_rw_lock_reader_unlock(&st->lock);
+        if (rc != 0)
+            return rc;
+
+        g_mutex_lock(&st->ev_mutex);
+        if (st->ev_closing) {
+            g_mutex_unlock(&st->ev_mutex);
+            err_set(err, ERR_UNAVAILABLE, "The store is shutting down.");
+            return -1;
+        }
+        /* Sleep only if nothing was committed since the scan. */
+        if (store_revision(st) == seen &&
+            !g_cond_wait_until(&st->ev_cond, &st->ev_mutex, deadline)) {
+            g_mutex_unlock(&st->ev_mutex);
+            return 0;
+        }
+        g_mutex_unlock(&st->ev_mutex);
+        if (g_get_monotonic_time() >= deadline)
+            return 0;
+    }
+}
+
+void store_watch_close(store_watch_t *w)
+{
+    if (!w)
+        return;
+    free(w->prefix);
+    free(w);
+}

@@ -1,0 +1,25 @@
+/*
+ * fs: small file helpers for the data directory: whole-file reads with a size
+ * bound, and atomic, durable whole-file writes (temporary file, fsync,
+ * rename, fsync of the directory), so that a crash leaves either the old or
+ * the new contents, never a mix.
+ */
+#ifndef VMSVC_FS_H
+#define VMSVC_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+/* Write data to path atomically with the given mode.  ERR_INTERNAL on failure. */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, err_t *err);
+
+/* Read a whole file of at most `max` bytes into a NUL-terminated buffer
+ * (g_free).  ERR_NOT_FOUND when it does not exist, ERR_INTERNAL otherwise. */
+char *fs_read_all(const char *path, size_t max, size_t *len, err_t *err);
+
+/* mkdir -p with the given mode for directories it creates. */
+int fs_mkdir_p(const char *dir, mode_t mode, err_t *err);
+
+#endif
