@@ -394,10 +394,16 @@ done:
 
 /* ---- watch ----------------------------------------------------------------- */
 
+/* A boolean query parameter, read as Go's strconv.ParseBool reads it
+ * (clients send "true", "True" or "1"). */
 static bool query_true(const api_request_t *rq, const char *key)
 {
+    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
     const char *v = api_query(rq, key);
-    return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+    for (size_t i = 0; v && i < G_N_ELEMENTS(yes); i++)
+        if (!strcmp(v, yes[i]))
+            return true;
+    return false;
 }
 
 static void handle_watch(api_request_t *rq, api_response_t *resp, const res_path_t *p,
@@ -474,6 +480,7 @@ static void handle_create(api_request_t *rq, api_response_t *resp, const res_pat
     obj_opts_t o = {0};
     json_t *body;
     store_obj_t *res;
+    char *name = NULL;
 
     if (p->res->namespaced && !p->ns) {
         err_set(&err, ERR_NOT_FOUND, "the server could not find the requested resource");
@@ -481,16 +488,19 @@ static void handle_create(api_request_t *rq, api_response_t *resp, const res_pat
     }
     if (parse_write_opts(rq, &o, &err) < 0 || !(body = decode_body(rq, &err)))
         goto fail;
+    name = g_strdup(json_path_str(body, "metadata.name"));
     res = obj_create(rq->srv, p->res, p->ns, body, &o, &err);
     take_warnings(resp, &o);
     if (!res)
         goto fail;
     respond_object(resp, 201, fmt, p->res, rq, res);
     store_obj_unref(res);
+    g_free(name);
     return;
 fail:
     json_decref(o.warnings);
-    api_respond_error(resp, &err, p->res, NULL);
+    api_respond_error(resp, &err, p->res, name);
+    g_free(name);
     err_clear(&err);
 }
 

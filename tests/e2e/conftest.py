@@ -1,0 +1,155 @@
+"""Fixtures for the end-to-end tests: a real `vmsvc server` on a free port in a
+temporary data directory, kubectl pointed at it, and the Python Kubernetes
+client configured from the same kubeconfig."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VMSVC = os.environ.get("VMSVC_BIN", os.path.join(ROOT, "build", "vmsvc"))
+CONFORMANCE = os.path.join(os.path.dirname(ROOT), "shared", "conformance", "vm-operator-docs")
+if not os.path.isdir(CONFORMANCE):
+    CONFORMANCE = os.path.join(ROOT, "tests", "e2e", "conformance")
+
+
+class Server:
+    """One server process and its data directory."""
+
+    def __init__(self, data_dir, extra_args=()):
+        self.data_dir = data_dir
+        self.kubeconfig = os.path.join(data_dir, "kubeconfig")
+        self.log_path = os.path.join(data_dir, "server.log")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = 0
+
+    def start(self, timeout=20):
+        os.makedirs(self.data_dir, exist_ok=True)
+        if os.path.exists(self.kubeconfig):
+            os.unlink(self.kubeconfig)
+        log = open(self.log_path, "ab")
+        listen = "127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen(
+            [VMSVC, "server", "--data-dir", self.data_dir, "--listen", listen] + self.extra_args,
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.time() + timeout
+        while not os.path.exists(self.kubeconfig):
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited with %d:\n%s" % (self.proc.returncode, self.log()))
+            if time.time() > deadline:
+                raise RuntimeError("server did not start:\n" + self.log())
+            time.sleep(0.02)
+        with open(self.kubeconfig) as f:
+            for line in f:
+                if line.strip().startswith("server:"):
+                    self.url = line.split("server:", 1)[1].strip()
+                if line.strip().startswith("token:"):
+                    self.token = line.split("token:", 1)[1].strip()
+        # Keep the port across restarts, so the kubeconfig stays valid.
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.ca = os.path.join(self.data_dir, "pki", "ca.crt")
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("server did not stop on %s:\n%s" % (sig, self.log()[-4000:]))
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def env(self):
+        env = dict(os.environ)
+        env["KUBECONFIG"] = self.kubeconfig
+        env.pop("HTTPS_PROXY", None)
+        env.pop("https_proxy", None)
+        return env
+
+    def kubectl(self, *args, input=None, check=True, timeout=60, env=None):
+        e = self.env()
+        if env:
+            e.update(env)
+        p = subprocess.run(["kubectl"] + [str(a) for a in args], input=input, env=e,
+                           capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError("kubectl %s failed (%d):\n%s%s" % (
+                " ".join(map(str, args)), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def kubectl_json(self, *args, **kw):
+        return json.loads(self.kubectl(*args, "-o", "json", **kw).stdout)
+
+
+def _sanitizer_errors(text):
+    return [l for l in text.splitlines()
+            if "ERROR: AddressSanitizer" in l or "runtime error:" in l or "LeakSanitizer" in l]
+
+
+@pytest.fixture(scope="session")
+def server():
+    d = tempfile.mkdtemp(prefix="vmsvc-e2e-")
+    s = Server(d).start()
+    yield s
+    rc = s.stop()
+    errs = _sanitizer_errors(s.log())
+    assert not errs, "sanitizer reports:\n" + "\n".join(errs)
+    assert rc == 0, "server exited with %s on SIGTERM:\n%s" % (rc, s.log()[-4000:])
+
+
+@pytest.fixture
+def fresh_server():
+    """A server of its own, for tests that restart or kill it."""
+    d = tempfile.mkdtemp(prefix="vmsvc-e2e-")
+    s = Server(d)
+    yield s
+    if s.proc is not None:
+        s.stop()
+
+
+@pytest.fixture
+def ns(server):
+    """A namespace of the test's own, deleted afterwards."""
+    name = "t-" + uuid.uuid4().hex[:10]
+    server.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n" % name)
+    yield name
+    server.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def api(server):
+    """The Python Kubernetes client (Debian's python3-kubernetes)."""
+    from kubernetes import client, config
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=server.kubeconfig, client_configuration=cfg)
+    return client.ApiClient(cfg)
