@@ -268,10 +268,11 @@ static char *build_gv_doc(const registry_t *reg, const char *group, const char *
 static void build_all(apiserver_t *srv)
 {
     const registry_t *reg = srv->reg;
-    json_t *index = json_object();
+    json_t *index;
 
     if (srv->openapi_index)
         return;
+    index = json_object();
     srv->openapi = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, free);
     srv->openapi_hash = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (guint i = 0; i < reg->resources->len; i++) {
