@@ -7,6 +7,7 @@
 #include "api/table.h"
 #include "model/meta.h"
 #include "model/patch.h"
+#include "model/pb.h"
 #include "model/selector.h"
 #include "model/yaml.h"
 #include "util/jsonutil.h"
@@ -103,13 +104,16 @@ static json_t *decode_body(const api_request_t *rq, err_t *err)
         }
         return v;
     }
+    if (ctype_is(ct, "application/vnd.kubernetes.protobuf"))
+        return pb_decode_object(rq->body, rq->body_len, err);
     if (ct && *ct && !ctype_is(ct, "application/json") &&
         !ctype_is(ct, "application/merge-patch+json") &&
         !ctype_is(ct, "application/json-patch+json") &&
         !ctype_is(ct, "application/strategic-merge-patch+json")) {
         err_set(err, ERR_UNSUPPORTED_MEDIA,
                 "the body of the request was in an unknown format - accepted media types "
-                "include: application/json, application/yaml");
+                "include: application/json, application/yaml, "
+                "application/vnd.kubernetes.protobuf");
         return NULL;
     }
     return json_parse_untrusted(rq->body, rq->body_len, err);
