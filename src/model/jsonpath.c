@@ -215,7 +215,8 @@ static void jp_fail_at(jp_parser_t *p, size_t at, const char *what)
 /* Characters that end an unquoted field name. */
 static bool jp_is_name_end(char c)
 {
-    return c == '\0' || g_ascii_isspace(c) || strchr(".[](){},'\"=!<>&|", c) != NULL;
+    return (unsigned char)c < 0x20 || c == 0x7f || g_ascii_isspace(c) ||
+           strchr(".[](){},'\"=!<>&|", c) != NULL;
 }
 
 /* A field name after '.', with '\' escaping the next character.  Returns a
