@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"server", cmd_server, "run the API server, its store and controllers"},
     {"kubeconfig", cmd_kubeconfig, "print the admin kubeconfig of a server's data directory"},
+    {"image", cmd_image, "import a disk image (vmsvc image import FILE --name NAME)"},
 };
 
 static void usage(FILE *out)

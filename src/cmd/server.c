@@ -12,11 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/agent.h"
 #include "api/api.h"
 #include "api/objects.h"
 #include "api/pki.h"
 #include "cmd/cmd.h"
 #include "ctl/ctl.h"
+#include "model/quantity.h"
 #include "model/validate.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -87,6 +89,26 @@ static int ensure_namespaces(apiserver_t *srv, err_t *err)
     return 0;
 }
 
+/* "cpu=2,memory=8Gi" into millicores and bytes. */
+static int parse_allocatable(const char *s, int64_t *cpu, int64_t *mem)
+{
+    char **parts = g_strsplit(s, ",", -1);
+    err_t err = ERR_INIT;
+    int rc = 0;
+
+    for (char **p = parts; *p && rc == 0; p++) {
+        if (g_str_has_prefix(*p, "cpu="))
+            rc = quantity_parse_str(*p + 4, 1000, cpu, &err);
+        else if (g_str_has_prefix(*p, "memory="))
+            rc = quantity_parse_str(*p + 7, 1, mem, &err);
+        else
+            rc = -1;
+    }
+    err_clear(&err);
+    g_strfreev(parts);
+    return rc;
+}
+
 static int parse_log_level(const char *s, log_level_t *out)
 {
     static const char *const names[LOG_LAST] = {"debug", "info", "warn", "error"};
@@ -100,7 +122,9 @@ static int parse_log_level(const char *s, log_level_t *out)
 
 int cmd_server(int argc, char **argv)
 {
-    char *data_dir = NULL, *listen = NULL, *level = NULL;
+    char *data_dir = NULL, *listen = NULL, *level = NULL, *uri = NULL, *accel = NULL,
+         *hypervisor = NULL, *node = NULL, *zone = NULL, *alloc = NULL;
+    int soft_timeout = 30, workers = 8;
     GOptionEntry entries[] = {
         {"data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
          "where the store, credentials and VM disks live (default " CMD_DEFAULT_DATA_DIR ")",
@@ -110,6 +134,25 @@ int cmd_server(int argc, char **argv)
          "HOST:PORT"},
         {"log-level", 0, 0, G_OPTION_ARG_STRING, &level, "debug, info, warn or error (default info)",
          "LEVEL"},
+        {"libvirt-uri", 0, 0, G_OPTION_ARG_STRING, &uri,
+         "libvirt connection (default: the embedded QEMU driver under DIR/libvirt; e.g. "
+         "qemu:///system)", "URI"},
+        {"accel", 0, 0, G_OPTION_ARG_STRING, &accel,
+         "auto (KVM where a guest really runs under it, else TCG), kvm or tcg (default auto)",
+         "ACCEL"},
+        {"hypervisor", 0, 0, G_OPTION_ARG_STRING, &hypervisor,
+         "libvirt (default) or fake (in memory, for control-plane scale tests)", "DRIVER"},
+        {"node-name", 0, 0, G_OPTION_ARG_STRING, &node, "this host's Node name (default: host name)",
+         "NAME"},
+        {"zone", 0, 0, G_OPTION_ARG_STRING, &zone, "this host's zone (topology.kubernetes.io/zone)",
+         "ZONE"},
+        {"allocatable", 0, 0, G_OPTION_ARG_STRING, &alloc,
+         "capacity offered to reservations, e.g. cpu=2,memory=8Gi (default: the whole host)",
+         "LIST"},
+        {"soft-shutdown-timeout", 0, 0, G_OPTION_ARG_INT, &soft_timeout,
+         "seconds a TrySoft power-off waits for the guest before a hard one (default 30)", "S"},
+        {"agent-workers", 0, 0, G_OPTION_ARG_INT, &workers,
+         "VM operations run in parallel (default 8)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *octx = g_option_context_new("- run the vmsvc control plane");
@@ -117,7 +160,9 @@ int cmd_server(int argc, char **argv)
     err_t err = ERR_INIT;
     apiserver_t srv = {0};
     pki_t *pki = NULL;
-    ctl_t *gc = NULL, *nsc = NULL;
+    ctl_t *gc = NULL, *nsc = NULL, *vmc = NULL, *imgc = NULL;
+    agent_t *agent = NULL;
+    agent_opts_t ao = {0};
     char *kc = NULL, *kc_path = NULL;
     sigset_t sigs;
     int rc = 1, sig = 0;
@@ -144,6 +189,30 @@ int cmd_server(int argc, char **argv)
         return 2;
     }
     log_set_level(lv);
+    ao.accel = HV_ACCEL_AUTO;
+    if (accel && !strcmp(accel, "kvm"))
+        ao.accel = HV_ACCEL_KVM;
+    else if (accel && !strcmp(accel, "tcg"))
+        ao.accel = HV_ACCEL_TCG;
+    else if (accel && strcmp(accel, "auto")) {
+        fprintf(stderr, "vmsvc server: --accel must be auto, kvm or tcg\n");
+        return 2;
+    }
+    ao.hv_ops = &hv_libvirt_ops;
+    if (hypervisor && !strcmp(hypervisor, "fake"))
+        ao.hv_ops = &hv_fake_ops;
+    else if (hypervisor && strcmp(hypervisor, "libvirt")) {
+        fprintf(stderr, "vmsvc server: --hypervisor must be libvirt or fake\n");
+        return 2;
+    }
+    if (alloc && parse_allocatable(alloc, &ao.alloc_cpu_milli, &ao.alloc_mem_bytes) < 0) {
+        fprintf(stderr, "vmsvc server: --allocatable wants cpu=N,memory=Q, got \"%s\"\n", alloc);
+        return 2;
+    }
+    if (soft_timeout < 1 || workers < 1 || workers > 256) {
+        fprintf(stderr, "vmsvc server: --soft-shutdown-timeout and --agent-workers must be positive\n");
+        return 2;
+    }
     if (!data_dir)
         data_dir = g_strdup(CMD_DEFAULT_DATA_DIR);
     if (cmd_parse_listen(listen ? listen : CMD_DEFAULT_LISTEN, &srv.listen_host, &srv.port) < 0) {
@@ -174,8 +243,20 @@ int cmd_server(int argc, char **argv)
     srv.server_url = server_url(srv.listen_host, srv.port);
     if (ensure_namespaces(&srv, &err) < 0)
         goto fail;
+    if (defaults_ensure(&srv, &err) < 0)
+        goto fail;
     gc = ctl_gc_start(&srv);
     nsc = ctl_namespace_start(&srv);
+    imgc = ctl_imagedir_start(&srv, data_dir);
+    vmc = ctl_vm_start(&srv);
+    ao.data_dir = data_dir;
+    ao.node_name = node;
+    ao.zone = zone;
+    ao.libvirt_uri = uri;
+    ao.soft_timeout_s = soft_timeout;
+    ao.workers = workers;
+    if (!(agent = agent_start(&srv, &ao, &err)))
+        goto fail;
 
     kc = pki_kubeconfig_render(pki, srv.server_url);
     kc_path = g_build_filename(data_dir, "kubeconfig", NULL);
@@ -192,6 +273,9 @@ int cmd_server(int argc, char **argv)
 fail:
     log_error("%s", err.msg);
 out:
+    agent_stop(agent);
+    ctl_stop(vmc);
+    ctl_stop(imgc);
     ctl_stop(nsc);
     ctl_stop(gc);
     apiserver_stop(&srv);
@@ -212,6 +296,12 @@ out:
     g_free(data_dir);
     g_free(listen);
     g_free(level);
+    g_free(uri);
+    g_free(accel);
+    g_free(hypervisor);
+    g_free(node);
+    g_free(zone);
+    g_free(alloc);
     err_clear(&err);
     return rc;
 }

@@ -5,6 +5,13 @@
  */
 #include "ctl/ctl_priv.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "api/objects.h"
+#include "model/conditions.h"
+#include "model/meta.h"
+#include "util/jsonutil.h"
 #include "util/log.h"
 
 static gpointer ctl_main(gpointer p)
@@ -81,4 +88,81 @@ void ctl_stop(ctl_t *c)
     if (c->ops->free)
         c->ops->free(c);
     g_free(c);
+}
+
+typedef struct status_edit {
+    const json_t *set;
+    const json_t *conds;
+} status_edit_t;
+
+static json_t *mutate_status(const json_t *cur, void *ctx, err_t *err)
+{
+    status_edit_t *e = ctx;
+    json_t *next = json_deep_copy(cur);
+    json_t *st = json_object_ensure(next, "status");
+    json_int_t gen = json_integer_value(json_path_get(cur, "metadata.generation"));
+    const char *k;
+    json_t *v, *c;
+    size_t i;
+    char now[32];
+
+    json_object_foreach((json_t *)e->set, k, v) {
+        if (json_is_null(v))
+            json_object_del(st, k);
+        else
+            json_object_set(st, k, v);
+    }
+    meta_now(now, sizeof(now));
+    json_array_foreach(e->conds, i, c)
+        cond_set(next, json_string_value(json_object_get(c, "type")),
+                 json_string_value(json_object_get(c, "status")),
+                 json_string_value(json_object_get(c, "reason")),
+                 json_string_value(json_object_get(c, "message")), gen, now);
+    return next;
+}
+
+store_obj_t *ctl_status_update(apiserver_t *srv, const resource_t *res, const char *ns,
+                               const char *name, const json_t *set, const json_t *conds,
+                               err_t *err)
+{
+    status_edit_t e = {.set = set, .conds = conds};
+    obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
+    return obj_update(srv, res, ns, name, "status", mutate_status, &e, &o, err);
+}
+
+typedef struct fin_edit {
+    const char *name;
+    bool add;
+} fin_edit_t;
+
+static json_t *mutate_finalizer(const json_t *cur, void *ctx, err_t *err)
+{
+    fin_edit_t *f = ctx;
+    json_t *next = json_deep_copy(cur);
+    if (f->add)
+        meta_add_finalizer(next, f->name);
+    else
+        meta_remove_finalizer(next, f->name);
+    return next;
+}
+
+int ctl_finalizer(apiserver_t *srv, const resource_t *res, const char *ns, const char *name,
+                  const char *finalizer, bool add, err_t *err)
+{
+    fin_edit_t f = {.name = finalizer, .add = add};
+    obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
+    store_obj_t *r = obj_update(srv, res, ns, name, NULL, mutate_finalizer, &f, &o, err);
+    store_obj_unref(r);
+    return r ? 0 : -1;
+}
+
+json_t *ctl_cond(const char *type, bool ok, const char *reason, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return json_pack("{s:s,s:s,s:s,s:s}", "type", type, "status", ok ? "True" : "False",
+                     "reason", reason, "message", msg);
 }

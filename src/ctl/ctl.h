@@ -14,6 +14,26 @@ typedef struct ctl ctl_t;
 ctl_t *ctl_gc_start(apiserver_t *srv);
 /* Namespace deletion: empties a terminating namespace, then removes it. */
 ctl_t *ctl_namespace_start(apiserver_t *srv);
+/* VirtualMachines: finalizer, references, placement (see vm.c). */
+ctl_t *ctl_vm_start(apiserver_t *srv);
+/* Images from files in <data-dir>/images (see imagedir.c). */
+ctl_t *ctl_imagedir_start(apiserver_t *srv, const char *data_dir);
 void ctl_stop(ctl_t *c);
+
+/* A status change as controllers make them: `set` (an object, may be NULL)
+ * is merged into status (a null member removes that field), `conds` (an
+ * array of {type, status, reason, message}, may be NULL) is applied with
+ * cond_set at the object's current generation.  Retries on conflicts;
+ * writes nothing when nothing changes.  Returns the object as stored (a
+ * reference) or NULL with err set. */
+store_obj_t *ctl_status_update(apiserver_t *srv, const resource_t *res, const char *ns,
+                               const char *name, const json_t *set, const json_t *conds,
+                               err_t *err);
+/* Add (add=true) or remove a finalizer; 0 on success, also when nothing changed. */
+int ctl_finalizer(apiserver_t *srv, const resource_t *res, const char *ns, const char *name,
+                  const char *finalizer, bool add, err_t *err);
+/* A condition entry for ctl_status_update's `conds`. */
+json_t *ctl_cond(const char *type, bool ok, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

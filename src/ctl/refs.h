@@ -1,0 +1,34 @@
+/*
+ * refs: how a VirtualMachine's names resolve to objects, in one place for
+ * the controller and the agent.
+ *
+ *   class          VirtualMachineClass in the VM's namespace, else in
+ *                  REFS_SHARED_NS (the classes every namespace may use; the
+ *                  defaults live there)
+ *   image          VirtualMachineImage in the namespace, else the
+ *                  ClusterVirtualMachineImage of that name
+ *   storage class  the StorageClass (cluster-scoped)
+ *
+ * Each returns the object parsed (a new reference) or NULL.
+ */
+#ifndef VMSVC_REFS_H
+#define VMSVC_REFS_H
+
+#include <jansson.h>
+
+#include "api/api.h"
+
+#define REFS_SHARED_NS "vmsvc-system"
+
+json_t *refs_class(apiserver_t *srv, const char *ns, const char *name);
+json_t *refs_image(apiserver_t *srv, const char *ns, const char *name);
+json_t *refs_storage_class(apiserver_t *srv, const char *name);
+/* Any object by group, plural, namespace (NULL: cluster scope) and name. */
+json_t *refs_get(apiserver_t *srv, const char *group, const char *plural, const char *ns,
+                 const char *name);
+
+/* Whether a class reserves its resources (the guaranteed edition): its
+ * requests cover its CPUs and memory. */
+bool refs_class_guaranteed(const json_t *cls);
+
+#endif
