@@ -2,6 +2,7 @@
 #include "model/meta.h"
 
 #include <glib.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -148,8 +149,25 @@ char *meta_key(const resource_t *res, const char *ns, const char *name)
     return g_strconcat(res->key_prefix, name, NULL);
 }
 
+/* Count a problem and report it as a cause: whether the object is valid
+ * must not depend on err (NULL, or already holding the most causes it keeps). */
+static void meta_cause(int *bad, err_t *err, const char *reason, const char *field,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void meta_cause(int *bad, err_t *err, const char *reason, const char *field,
+                       const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    (*bad)++;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    err_add_cause(err, reason, field, "%s", msg);
+}
+
 static void validate_string_map(const json_t *map, const char *field, bool values_are_labels,
-                                err_t *err)
+                                int *bad, err_t *err)
 {
     const char *k;
     json_t *v;
@@ -159,27 +177,29 @@ static void validate_string_map(const json_t *map, const char *field, bool value
     if (!map)
         return;
     if (!json_is_object(map)) {
-        err_add_cause(err, "FieldValueTypeInvalid", field, "Invalid value: must be a map of strings");
+        meta_cause(bad, err, "FieldValueTypeInvalid", field,
+                   "Invalid value: must be a map of strings");
         return;
     }
     json_object_foreach((json_t *)map, k, v) {
         char path[512];
         snprintf(path, sizeof(path), "%s", field);
         if (!json_is_string(v)) {
-            err_add_cause(err, "FieldValueTypeInvalid", field,
-                          "Invalid value: the value of %.200s must be a string", k);
+            meta_cause(bad, err, "FieldValueTypeInvalid", field,
+                       "Invalid value: the value of %.200s must be a string", k);
             continue;
         }
         if (!meta_is_qualified_name(k, why, sizeof(why)))
-            err_add_cause(err, "FieldValueInvalid", path, "Invalid value: \"%.200s\": %s", k, why);
+            meta_cause(bad, err, "FieldValueInvalid", path, "Invalid value: \"%.200s\": %s", k,
+                       why);
         if (values_are_labels && !meta_is_label_value(json_string_value(v), why, sizeof(why)))
-            err_add_cause(err, "FieldValueInvalid", path, "Invalid value: \"%.200s\": %s",
-                          json_string_value(v), why);
+            meta_cause(bad, err, "FieldValueInvalid", path, "Invalid value: \"%.200s\": %s",
+                       json_string_value(v), why);
         total += strlen(k) + json_string_length(v);
     }
     if (!values_are_labels && total > META_MAX_ANNOTATIONS)
-        err_add_cause(err, "FieldValueTooLong", field,
-                      "Too long: must have at most %d bytes", META_MAX_ANNOTATIONS);
+        meta_cause(bad, err, "FieldValueTooLong", field,
+                   "Too long: must have at most %d bytes", META_MAX_ANNOTATIONS);
 }
 
 int meta_validate(const resource_t *res, const json_t *obj, err_t *err)
@@ -191,44 +211,44 @@ int meta_validate(const resource_t *res, const json_t *obj, err_t *err)
     char why[512];
     size_t i;
     json_t *v;
-    err_code_t before = err ? err->code : ERR_NONE;
-    size_t ncauses = err && err->causes ? json_array_size(err->causes) : 0;
+    int bad = 0;
 
     if (!name || !*name) {
-        err_add_cause(err, "FieldValueRequired", "metadata.name",
-                      "Required value: name or generateName is required");
+        meta_cause(&bad, err, "FieldValueRequired", "metadata.name",
+                   "Required value: name or generateName is required");
     } else {
         bool ok = strcmp(res->plural, "namespaces") == 0 && !*res->group
                       ? meta_is_dns1123_label(name, why, sizeof(why))
                       : meta_is_dns1123_subdomain(name, why, sizeof(why));
         if (!ok)
-            err_add_cause(err, "FieldValueInvalid", "metadata.name",
-                          "Invalid value: \"%.300s\": %s", name, why);
+            meta_cause(&bad, err, "FieldValueInvalid", "metadata.name",
+                       "Invalid value: \"%.300s\": %s", name, why);
     }
-    validate_string_map(json_object_get(md, "labels"), "metadata.labels", true, err);
-    validate_string_map(json_object_get(md, "annotations"), "metadata.annotations", false, err);
+    validate_string_map(json_object_get(md, "labels"), "metadata.labels", true, &bad, err);
+    validate_string_map(json_object_get(md, "annotations"), "metadata.annotations", false,
+                        &bad, err);
     if (fin && !json_is_array(fin)) {
-        err_add_cause(err, "FieldValueTypeInvalid", "metadata.finalizers",
-                      "Invalid value: must be a list of strings");
+        meta_cause(&bad, err, "FieldValueTypeInvalid", "metadata.finalizers",
+                   "Invalid value: must be a list of strings");
     } else if (json_array_size(fin) > META_MAX_FINALIZERS) {
-        err_add_cause(err, "FieldValueTooMany", "metadata.finalizers",
-                      "Too many: %zu: must have at most %d items", json_array_size(fin),
-                      META_MAX_FINALIZERS);
+        meta_cause(&bad, err, "FieldValueTooMany", "metadata.finalizers",
+                   "Too many: %zu: must have at most %d items", json_array_size(fin),
+                   META_MAX_FINALIZERS);
     } else {
         json_array_foreach(fin, i, v) {
             char path[64];
             snprintf(path, sizeof(path), "metadata.finalizers[%zu]", i);
             if (!json_is_string(v) || !meta_is_qualified_name(json_string_value(v), why, sizeof(why)))
-                err_add_cause(err, "FieldValueInvalid", path,
-                              "Invalid value: a finalizer must be a qualified name");
+                meta_cause(&bad, err, "FieldValueInvalid", path,
+                           "Invalid value: a finalizer must be a qualified name");
         }
     }
     if (owners && !json_is_array(owners)) {
-        err_add_cause(err, "FieldValueTypeInvalid", "metadata.ownerReferences",
-                      "Invalid value: must be a list");
+        meta_cause(&bad, err, "FieldValueTypeInvalid", "metadata.ownerReferences",
+                   "Invalid value: must be a list");
     } else if (json_array_size(owners) > META_MAX_OWNERS) {
-        err_add_cause(err, "FieldValueTooMany", "metadata.ownerReferences",
-                      "Too many: must have at most %d items", META_MAX_OWNERS);
+        meta_cause(&bad, err, "FieldValueTooMany", "metadata.ownerReferences",
+                   "Too many: must have at most %d items", META_MAX_OWNERS);
     } else {
         int controllers = 0;
         json_array_foreach(owners, i, v) {
@@ -237,20 +257,17 @@ int meta_validate(const resource_t *res, const json_t *obj, err_t *err)
                 if (!json_string_length(json_object_get(v, req[k]))) {
                     char path[96];
                     snprintf(path, sizeof(path), "metadata.ownerReferences[%zu].%s", i, req[k]);
-                    err_add_cause(err, "FieldValueRequired", path, "Required value");
+                    meta_cause(&bad, err, "FieldValueRequired", path, "Required value");
                 }
             }
             if (json_is_true(json_object_get(v, "controller")))
                 controllers++;
         }
         if (controllers > 1)
-            err_add_cause(err, "FieldValueInvalid", "metadata.ownerReferences",
-                          "Invalid value: only one reference can have Controller set to true");
+            meta_cause(&bad, err, "FieldValueInvalid", "metadata.ownerReferences",
+                       "Invalid value: only one reference can have Controller set to true");
     }
-    if (err && (err->code != before ||
-                (err->causes && json_array_size(err->causes) != ncauses)))
-        return -1;
-    return 0;
+    return bad ? -1 : 0;
 }
 
 void meta_prepare_create(const resource_t *res, json_t *obj, const char *ns, const char *now)
@@ -302,9 +319,11 @@ static bool desired_state_changed(const resource_t *res, const json_t *a, const 
 
 void meta_prepare_update(const resource_t *res, json_t *obj, const json_t *old)
 {
+    /* generation too: kinds of the core group have none, and for the others
+     * it is recomputed below. */
     static const char *const kept[] = {"uid", "creationTimestamp", "deletionTimestamp",
                                        "deletionGracePeriodSeconds", "namespace",
-                                       "generateName"};
+                                       "generateName", "generation"};
     json_t *md = json_object_ensure(obj, "metadata");
     const json_t *omd = json_object_get(old, "metadata");
 

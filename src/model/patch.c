@@ -260,6 +260,13 @@ static int patch_ptr_parse(patch_ptr_t *p, const char *s, size_t n,
             p->off[t++] = w;
             continue;
         }
+        if (ch == '\0') {
+            /* jansson cannot read back a member name holding NUL: such a
+             * member would make the stored object unreadable. */
+            *why = "it must not contain a NUL character";
+            patch_ptr_clear(p);
+            return -1;
+        }
         if (ch == '~') {
             if (i + 1 < n && s[i + 1] == '0') {
                 ch = '~';

@@ -17,8 +17,9 @@
  * path, an index out of range, a move into its own child) is ERR_INVALID.
  *
  * The patch is untrusted input.  Limits: PATCH_MAX_OPS operations,
- * PATCH_MAX_POINTER bytes per JSON pointer, array indexes that fit a size_t
- * (all ERR_BAD_REQUEST); PATCH_MAX_COPY_NODES values copied by "copy"
+ * PATCH_MAX_POINTER bytes per JSON pointer, no NUL byte in a pointer (jansson
+ * cannot read back a member name holding one), array indexes that fit a
+ * size_t (all ERR_BAD_REQUEST); PATCH_MAX_COPY_NODES values copied by "copy"
  * operations in one patch (ERR_TOO_LARGE); and no operation may nest the
  * document deeper than JSON_MAX_DEPTH (ERR_INVALID).  The strategic merge
  * patch works in time linear in the sizes of the lists it merges.

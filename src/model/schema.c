@@ -94,6 +94,7 @@ int registry_add(registry_t *reg, const char *origin, const json_t *doc, err_t *
     json_t *subs = json_object_get(doc, "subresources"), *s;
     size_t i;
     bool seen = false;
+    err_t jerr = ERR_INIT;
 
     r->group = g_strdup(group ? group : "");
     r->version = g_strdup(doc_str(doc, "version"));
@@ -131,10 +132,16 @@ int registry_add(registry_t *reg, const char *origin, const json_t *doc, err_t *
         pc->format = g_strdup(doc_str(c, "format"));
         pc->description = g_strdup(doc_str(c, "description"));
         pc->priority = (int)json_integer_value(json_object_get(c, "priority"));
-        if (!pc->name || !jp || !(pc->path = jsonpath_compile(jp, err))) {
-            if (!err_is_set(err))
-                err_set(err, ERR_INTERNAL, "A printer column in %s lacks name or jsonPath.",
-                        origin);
+        if (!pc->name || !jp) {
+            err_set(err, ERR_INTERNAL, "A printer column in %s lacks name or jsonPath.",
+                    origin);
+            goto fail;
+        }
+        pc->path = jsonpath_compile(jp, &jerr);
+        if (!pc->path) {
+            err_set(err, ERR_INTERNAL, "The printer column %s in %s has a bad jsonPath: %s",
+                    pc->name, origin, jerr.msg);
+            err_clear(&jerr);
             goto fail;
         }
     }
@@ -197,6 +204,12 @@ registry_t *registry_load_embedded(err_t *err)
     return reg;
 }
 
+/* g_ptr_array_sort() hands the comparator pointers to the elements. */
+static gint name_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int registry_scan(registry_t *reg, const char *dir, err_t *err)
 {
     GDir *d = g_dir_open(dir, 0, NULL);
@@ -212,7 +225,7 @@ static int registry_scan(registry_t *reg, const char *dir, err_t *err)
     while ((n = g_dir_read_name(d)))
         g_ptr_array_add(names, g_strdup(n));
     g_dir_close(d);
-    g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+    g_ptr_array_sort(names, name_cmp);
     for (guint i = 0; rc == 0 && i < names->len; i++) {
         char *path = g_build_filename(dir, names->pdata[i], NULL);
         if (g_file_test(path, G_FILE_TEST_IS_DIR)) {

@@ -1147,8 +1147,10 @@ static void vd_list_set(vd_t *st, const json_t *arr)
         if (times == 1) {
             GString *m = vd_msg_begin(st, "Duplicate value: ");
             if (m) {
+                size_t mark = vd_path_push_index(&st->path, i);
                 vd_append_value(m, item);
                 vd_msg_end(st, VD_DUPLICATE, m);
+                vd_path_pop(&st->path, mark);
             }
         }
         g_hash_table_insert(seen, g_string_free(k, FALSE), GUINT_TO_POINTER(times + 1));
