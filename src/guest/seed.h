@@ -13,6 +13,10 @@
  *               hostname, time zone and hardware clock setting
  *   sysprep     unattend.xml (inline sysprep or rawSysprep from a Secret)
  *   vAppConfig  ovf-env.xml with the properties (literals or from Secrets)
+ *   (none)      as linuxPrep without time zone or clock settings
+ *
+ * vAppConfig may accompany linuxPrep or sysprep (or stand alone); the
+ * other providers exclude each other (seed_validate_bootstrap).
  *
  * Secrets are resolved by the caller: `secrets` maps "<secret name>" to an
  * object of key -> decoded value (plain text).  A reference to a missing
@@ -39,8 +43,16 @@ typedef struct seed_file {
  * Returns an array of seed_file_t* (free with g_ptr_array_unref), or NULL. */
 GPtrArray *seed_render(const json_t *vm, const json_t *secrets, const json_t *macs, err_t *err);
 
-/* The names of the Secrets `vm`'s bootstrap refers to (strings). */
+/* The names of the Secrets `vm`'s bootstrap refers to (strings, each once). */
 json_t *seed_secret_refs(const json_t *vm);
+
+/* Check the rules that the schema cannot express: one provider among
+ * cloudInit, linuxPrep and sysprep (vAppConfig only beside linuxPrep or
+ * sysprep), cloudConfig xor rawCloudConfig, sysprep xor rawSysprep,
+ * properties xor rawProperties, joinDomain xor joinWorkgroup.  Returns 0,
+ * or -1 with ERR_INVALID and one cause per broken rule, naming its field.
+ * seed_render checks the same; the API calls this at admission. */
+int seed_validate_bootstrap(const json_t *vm, err_t *err);
 
 /* Write `files` as an ISO 9660 image (Rock Ridge and Joliet) with volume id
  * `label` at `path`, atomically (temporary file and rename). */
