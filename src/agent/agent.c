@@ -1,5 +1,5 @@
 /* agent: see agent.h. */
-#include "agent/agent.h"
+#include "agent/agent_priv.h"
 
 #include <errno.h>
 #include <string.h>
@@ -23,20 +23,7 @@
 #define DOMAIN_PREFIX "vmsvc-"
 #define AGENT_RECHECK_MS 1000   /* while a soft power-off or reboot is in flight */
 
-struct agent {
-    apiserver_t *srv;
-    char *data_dir, *node, *zone;
-    int soft_timeout_s;
-    int64_t alloc_cpu_milli, alloc_mem_bytes;
-    hv_driver_t *hv;
-    queue_t *q;
-    ctl_t *follow;
-    event_recorder_t *ev;
-    const resource_t *vm_res, *node_res;
-    GMutex lock;            /* guards the tables below */
-    GHashTable *uid_key;    /* VM uid -> store key */
-    GHashTable *soft_since; /* key -> gint64* monotonic time of a soft power-off request */
-};
+
 
 char *agent_image_path(const char *data_dir, const char *id)
 {
@@ -267,6 +254,144 @@ static json_t *load_secrets(agent_t *a, const char *ns, const json_t *vm)
     return out;
 }
 
+/* ---- volumes ---------------------------------------------------------------
+ * Which volume sits at which disk target is kept in vms/<uid>/volumes.json
+ * ({"<volume name>": "vdb", ...}), written by the agent alone, so targets stay
+ * put while volumes come and go. */
+
+static json_t *volumes_load(agent_t *a, const char *uid)
+{
+    char *dir = vm_dir(a, uid), *path = g_build_filename(dir, "volumes.json", NULL);
+    err_t err = ERR_INIT;
+    char *text = fs_read_all(path, 64 * 1024, NULL, &err);
+    json_t *rec = text ? json_loads(text, 0, NULL) : NULL;
+    err_clear(&err);
+    g_free(text);
+    g_free(path);
+    g_free(dir);
+    return json_is_object(rec) ? rec : (json_decref(rec), json_object());
+}
+
+static int volumes_save(agent_t *a, const char *uid, const json_t *rec, err_t *err)
+{
+    char *dir = vm_dir(a, uid), *path = g_build_filename(dir, "volumes.json", NULL);
+    char *text = json_dumps(rec, JSON_SORT_KEYS);
+    int rc = fs_write_atomic(path, text, strlen(text), 0600, err);
+    free(text);
+    g_free(path);
+    g_free(dir);
+    return rc;
+}
+
+/* The disk of one volume at `target`, or NULL with err set. */
+static json_t *volume_disk(agent_t *a, const char *ns, const json_t *vol, const char *target,
+                           err_t *err)
+{
+    const char *claim = json_path_str(vol, "persistentVolumeClaim.claimName");
+    json_t *pvc = claim ? refs_get(a->srv, "", "persistentvolumeclaims", ns, claim) : NULL;
+    char *path = pvc ? pvc_disk_path(a, pvc) : NULL;
+    json_t *d = NULL;
+
+    if (!claim)
+        err_set(err, ERR_INVALID, "Volume %s names no claim.",
+                json_string_value(json_object_get(vol, "name")));
+    else if (!path)
+        err_set(err, ERR_NOT_FOUND, "PersistentVolumeClaim %s is %s.", claim,
+                pvc ? "not bound yet" : "missing");
+    else
+        d = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "path", path, "format", "qcow2", "target",
+                      target, "bus", "virtio", "device", "disk", "readonly",
+                      json_is_true(json_path_get(vol, "persistentVolumeClaim.readOnly")));
+    json_decref(pvc);
+    g_free(path);
+    return d;
+}
+
+static bool target_used(const json_t *rec, const char *t)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)rec, k, v)
+        if (!g_strcmp0(json_string_value(v), t))
+            return true;
+    return false;
+}
+
+/* Attach what spec.volumes adds and detach what it drops, on the defined
+ * domain `dom` (or only into `disks` when the domain is about to be
+ * defined); fills `status` with one entry per volume. */
+static int volumes_sync(agent_t *a, const json_t *vm, const char *dom, json_t *disks,
+                        json_t *status, err_t *err)
+{
+    const char *ns = json_path_str(vm, "metadata.namespace");
+    const char *uid = json_path_str(vm, "metadata.uid");
+    json_t *rec = volumes_load(a, uid), *vol, *want = json_object();
+    const char *k;
+    json_t *v;
+    void *tmp;
+    size_t i;
+    int rc = 0;
+    bool changed = false;
+
+    json_array_foreach(json_path_get(vm, "spec.volumes"), i, vol)
+        json_object_set(want, json_string_value(json_object_get(vol, "name")) ?: "", vol);
+    /* Dropped volumes. */
+    json_object_foreach_safe(rec, tmp, k, v) {
+        if (json_object_get(want, k))
+            continue;
+        if (!disks && hv_detach_disk(a->hv, dom, json_string_value(v), err) < 0) {
+            rc = -1;
+            continue;
+        }
+        json_object_del(rec, k);
+        changed = true;
+    }
+    /* Kept and added ones. */
+    json_array_foreach(json_path_get(vm, "spec.volumes"), i, vol) {
+        const char *name = json_string_value(json_object_get(vol, "name")) ?: "";
+        const char *target = json_string_value(json_object_get(rec, name));
+        char tbuf[8];
+        err_t verr = ERR_INIT;
+        json_t *d;
+
+        if (!target) {
+            for (char c = 'b'; c <= 'z'; c++) {
+                snprintf(tbuf, sizeof(tbuf), "vd%c", c);
+                if (!target_used(rec, tbuf))
+                    break;
+            }
+            target = tbuf;
+        }
+        d = volume_disk(a, ns, vol, target, &verr);
+        if (d && !json_object_get(rec, name)) {
+            if (disks)
+                json_array_append(disks, d);
+            else if (hv_attach_disk(a->hv, dom, d, &verr) < 0) {
+                json_decref(d);
+                d = NULL;
+            }
+            if (d) {
+                json_object_set_new(rec, name, json_string(target));
+                changed = true;
+            }
+        } else if (d && disks) {
+            json_array_append(disks, d);
+        }
+        json_decref(d);
+        json_t *entry = json_pack("{s:s,s:b}", "name", name, "attached",
+                                  json_object_get(rec, name) != NULL);
+        if (err_is_set(&verr))
+            json_object_set_new(entry, "error", json_string(verr.msg));
+        json_array_append_new(status, entry);
+        err_clear(&verr);
+    }
+    if (changed && volumes_save(a, uid, rec, err) < 0)
+        rc = -1;
+    json_decref(rec);
+    json_decref(want);
+    return rc;
+}
+
 /* Everything a VM's domain needs, made idempotently; fills `spec`. */
 static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err)
 {
@@ -376,6 +501,14 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
                                   "virtio", "device", "disk", "boot", 1,
                                   "path", seed_path, "format", "raw", "target", "sda", "bus",
                                   "sata", "device", "cdrom", "readonly", 1));
+    {
+        json_t *vst = json_array();
+        rc = volumes_sync(a, vm, NULL, json_object_get(spec, "disks"), vst, err);
+        json_decref(vst);
+        if (rc < 0)
+            goto out;
+        rc = -1;
+    }
     json_object_set_new(spec, "serialLog",
                         jstr_take(g_build_filename(dir, "serial.log", NULL)));
     json_object_set_new(spec, "vnc", json_true());
@@ -636,7 +769,30 @@ static int reconcile(void *ctx, const char *key)
         st = HV_STATE_SHUTOFF;
     }
     json_array_append_new(conds, ctl_cond("VirtualMachineCreated", true, "Created", "%s", ""));
+    {
+        json_t *vols = json_array();
+        if (volumes_sync(a, vm, dom, NULL, vols, &err) < 0) {
+            event_record(a->ev, vm, "Warning", "VolumeFailed", "%s", err.msg);
+            err_clear(&err);
+        }
+        json_object_set_new(set, "volumes", vols);
+    }
 
+    /* The guest powered itself off (or crashed): show it, then act on the
+     * spec a moment later, so that watchers see what happened. */
+    if ((st == HV_STATE_SHUTOFF || st == HV_STATE_CRASHED) &&
+        !g_strcmp0(json_path_str(vm, "status.powerState"), "PoweredOn") &&
+        g_strcmp0(json_path_str(vm, "spec.powerState"), "PoweredOff") != 0) {
+        event_record(a->ev, vm, st == HV_STATE_CRASHED ? "Warning" : "Normal",
+                     st == HV_STATE_CRASHED ? "GuestCrashed" : "GuestPoweredOff",
+                     st == HV_STATE_CRASHED ? "The guest crashed; it will be powered on again."
+                                            : "The guest powered itself off; the spec asks for "
+                                              "%s, so it will be powered on again.",
+                     json_path_str(vm, "spec.powerState") ?: "PoweredOn");
+        json_object_set_new(set, "powerState", json_string("PoweredOff"));
+        again = AGENT_RECHECK_MS;
+        goto write;
+    }
     if ((again = power(a, key, vm, dom, st, &err)) < 0) {
         event_record(a->ev, vm, "Warning", "PowerStateFailed",
                      "Changing the power state failed: %s", err.msg);
@@ -797,7 +953,7 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
     gethostname(hn, sizeof(hn) - 1);
     a->node = g_ascii_strdown(o->node_name ? o->node_name : hn, -1);
     a->zone = g_strdup(o->zone);
-    a->soft_timeout_s = o->soft_timeout_s > 0 ? o->soft_timeout_s : 30;
+    a->soft_timeout_s = o->soft_timeout_s > 0 ? o->soft_timeout_s : 300;
     a->alloc_cpu_milli = o->alloc_cpu_milli;
     a->alloc_mem_bytes = o->alloc_mem_bytes;
     a->vm_res = registry_find(srv->reg, "vmoperator.vmware.com", "v1alpha2", "virtualmachines");
@@ -815,6 +971,7 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
         goto fail;
     a->q = queue_new("agent", o->workers > 0 ? o->workers : 4, reconcile, a);
     a->follow = ctl_start(srv, &follow_ops, a);
+    a->pvcs = pvc_start(a);
     log_info("agent: node %s%s%s, %s driver, %s", a->node, a->zone ? " in zone " : "",
              a->zone ? a->zone : "", hv_driver_name(a->hv),
              hv_accel(a->hv) == HV_ACCEL_KVM ? "KVM" : "TCG");
@@ -830,6 +987,7 @@ void agent_stop(agent_t *a)
 {
     if (!a)
         return;
+    ctl_stop(a->pvcs);
     ctl_stop(a->follow);
     queue_free(a->q);
     hv_close(a->hv);

@@ -98,6 +98,33 @@ int disk_overlay_create(const char *path, const char *backing, int64_t size, boo
     return rc;
 }
 
+int disk_create(const char *path, int64_t size, bool thick, err_t *err)
+{
+    char *tmp, sizebuf[32];
+    int rc;
+
+    if (g_file_test(path, G_FILE_TEST_EXISTS))
+        return 0;
+    if (size <= 0) {
+        err_set(err, ERR_INVALID, "A disk needs a size above zero.");
+        return -1;
+    }
+    tmp = g_strconcat(path, ".tmp", NULL);
+    unlink(tmp);
+    snprintf(sizebuf, sizeof(sizebuf), "%lld", (long long)size);
+    char *argv[] = {QEMU_IMG, "create", "-q", "-f", "qcow2", "-o",
+                    thick ? "preallocation=falloc" : "preallocation=off", tmp, sizebuf, NULL};
+    rc = run_qemu_img(argv, NULL, err);
+    if (rc == 0 && rename(tmp, path) < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot rename %s: %s", tmp, strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0)
+        unlink(tmp);
+    g_free(tmp);
+    return rc;
+}
+
 int disk_remove(const char *path, err_t *err)
 {
     if (unlink(path) < 0 && errno != ENOENT) {

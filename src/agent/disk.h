@@ -29,6 +29,9 @@ int disk_info(const char *path, disk_info_t *out, err_t *err);
 int disk_overlay_create(const char *path, const char *backing, int64_t size, bool thick,
                         err_t *err);
 
+/* Make an empty qcow2 disk of `size` bytes at `path` (unless it exists). */
+int disk_create(const char *path, int64_t size, bool thick, err_t *err);
+
 /* Remove a file if present; errors other than "absent" are reported. */
 int disk_remove(const char *path, err_t *err);
 

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "api/admit.h"
 #include "model/meta.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
@@ -215,6 +216,10 @@ store_obj_t *obj_create(apiserver_t *srv, const resource_t *res, const char *ns,
     meta_now(now, sizeof(now));
     meta_prepare_create(res, body, ns, now);
     obj_default_kind(res, body);
+    if (admit(res, body, NULL, err) < 0) {
+        obj_err_invalid(err, res, name);
+        goto out;
+    }
 
     for (int attempt = 0; attempt < 8; attempt++) {
         if ((!name || !*name) && gen && *gen) {
@@ -330,6 +335,10 @@ store_obj_t *obj_update(apiserver_t *srv, const resource_t *res, const char *ns,
         }
         meta_prepare_update(res, next, curj);
         obj_default_kind(res, next);
+        if (admit(res, next, curj, err) < 0) {
+            obj_err_invalid(err, res, name);
+            goto fail;
+        }
         if (obj_check_finalizers(curj, next, err) < 0 ||
             obj_validate(res, next, curj, o, err) < 0)
             goto fail;

@@ -124,7 +124,7 @@ int cmd_server(int argc, char **argv)
 {
     char *data_dir = NULL, *listen = NULL, *level = NULL, *uri = NULL, *accel = NULL,
          *hypervisor = NULL, *node = NULL, *zone = NULL, *alloc = NULL;
-    int soft_timeout = 30, workers = 8;
+    int soft_timeout = 300, workers = 8;
     GOptionEntry entries[] = {
         {"data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
          "where the store, credentials and VM disks live (default " CMD_DEFAULT_DATA_DIR ")",
@@ -150,7 +150,7 @@ int cmd_server(int argc, char **argv)
          "capacity offered to reservations, e.g. cpu=2,memory=8Gi (default: the whole host)",
          "LIST"},
         {"soft-shutdown-timeout", 0, 0, G_OPTION_ARG_INT, &soft_timeout,
-         "seconds a TrySoft power-off waits for the guest before a hard one (default 30)", "S"},
+         "seconds a TrySoft power-off waits for the guest before a hard one (default 300)", "S"},
         {"agent-workers", 0, 0, G_OPTION_ARG_INT, &workers,
          "VM operations run in parallel (default 8)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},

@@ -1,6 +1,7 @@
 """Fixtures for the end-to-end tests: a real `vmsvc server` on a free port in a
 temporary data directory, kubectl pointed at it, and the Python Kubernetes
 client configured from the same kubeconfig."""
+import glob
 import json
 import os
 import signal
@@ -21,7 +22,8 @@ if not os.path.isdir(CONFORMANCE):
 class Server:
     """One server process and its data directory."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), netns=None):
+        self.netns = netns
         self.data_dir = data_dir
         self.kubeconfig = os.path.join(data_dir, "kubeconfig")
         self.log_path = os.path.join(data_dir, "server.log")
@@ -36,8 +38,8 @@ class Server:
         log = open(self.log_path, "ab")
         listen = "127.0.0.1:%d" % self.port
         self.proc = subprocess.Popen(
-            [VMSVC, "server", "--data-dir", self.data_dir, "--listen", listen] + self.extra_args,
-            stdout=log, stderr=subprocess.STDOUT)
+            self.prefix() + [VMSVC, "server", "--data-dir", self.data_dir, "--listen", listen]
+            + self.extra_args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.time() + timeout
         while not os.path.exists(self.kubeconfig):
@@ -96,11 +98,36 @@ class Server:
         env.pop("https_proxy", None)
         return env
 
+    def prefix(self):
+        """Commands that reach the server run in its network namespace."""
+        return ["ip", "netns", "exec", self.netns] if self.netns else []
+
+    def qemu_pids(self):
+        """QEMU processes of this server's domains, from libvirt's pid files."""
+        pids = []
+        run = os.path.join(self.data_dir, "libvirt", "run", "qemu")
+        for f in glob.glob(os.path.join(run, "*.pid")):
+            try:
+                pid = int(open(f).read().strip())
+                with open("/proc/%d/cmdline" % pid, "rb") as c:
+                    if b"qemu" in c.read():
+                        pids.append(pid)
+            except (OSError, ValueError):
+                pass
+        return pids
+
+    def kill_guests(self):
+        for pid in self.qemu_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     def kubectl(self, *args, input=None, check=True, timeout=60, env=None):
         e = self.env()
         if env:
             e.update(env)
-        p = subprocess.run(["kubectl"] + [str(a) for a in args], input=input, env=e,
+        p = subprocess.run(self.prefix() + ["kubectl"] + [str(a) for a in args], input=input, env=e,
                            capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("kubectl %s failed (%d):\n%s%s" % (

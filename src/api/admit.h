@@ -1,0 +1,24 @@
+/*
+ * admit: rules of the API for particular kinds that a schema cannot say,
+ * applied to every create and update before schema validation (like
+ * Kubernetes' admission webhooks): they may change the object (mutation)
+ * and refuse it with ERR_INVALID and field causes.
+ *
+ * VirtualMachine:
+ *   - spec.nextRestartTime: empty on create; on update "now" (any case)
+ *     becomes the current time, anything else must be the stored value;
+ *   - spec.bootstrap: one provider at a time and the other rules of
+ *     seed_validate_bootstrap.
+ */
+#ifndef VMSVC_ADMIT_H
+#define VMSVC_ADMIT_H
+
+#include <jansson.h>
+
+#include "model/schema.h"
+#include "util/err.h"
+
+/* `old` is the stored object for an update, NULL for a create. */
+int admit(const resource_t *res, json_t *obj, const json_t *old, err_t *err);
+
+#endif

@@ -1,0 +1,371 @@
+"""Real VMs: kubectl apply makes a QEMU guest through libvirt's embedded
+driver (TCG), bootstrapped from a cidata seed; power, restart, suspend,
+reservations, bad references, deletion and crash recovery.
+
+The server runs in a network namespace of the test's own, so whatever the
+guests configure stays inside it."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+import yaml
+
+from conftest import CONFORMANCE, ROOT, VMSVC, Server
+
+GUEST_DIR = os.path.join(ROOT, "build", "guest")
+
+
+def wait_for(fn, timeout=60, interval=0.2, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+@pytest.fixture(scope="module")
+def tiny_image():
+    if not os.path.exists("/usr/bin/qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    subprocess.run([os.path.join(ROOT, "tests", "guest", "build-tiny"), GUEST_DIR], check=True,
+                   capture_output=True)
+    return os.path.join(GUEST_DIR, "tiny.img")
+
+
+@pytest.fixture(scope="module")
+def host(tiny_image):
+    netns = "vmsvc-e2e-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
+    d = tempfile.mkdtemp(prefix="vmsvc-vm-")
+    s = Server(d, netns=netns, extra_args=["--accel", "tcg", "--soft-shutdown-timeout", "5",
+                                          "--allocatable", "cpu=2,memory=1Gi"])
+    s.start()
+    for name in ["tiny", "vmi-0a0044d7c690bcbea"]:
+        subprocess.run([VMSVC, "image", "import", tiny_image, "--name", name, "--data-dir", d],
+                       check=True, capture_output=True)
+    wait_for(lambda: s.kubectl("get", "cvmi", "tiny", check=False).returncode == 0,
+             what="the image to be published")
+    yield s
+    s.stop()
+    s.kill_guests()
+    subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+@pytest.fixture
+def vns(host):
+    name = "vm-" + uuid.uuid4().hex[:8]
+    host.kubectl("apply", "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    host.kubectl("apply", "-n", name, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
+        "metadata": {"name": "small"}, "spec": {"hardware": {"cpus": 1, "memory": "256Mi"}}}))
+    yield name
+    host.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def make_vm(host, ns, name, **spec):
+    s = {"className": "small", "imageName": "tiny", "storageClass": "default",
+         "powerState": "PoweredOn"}
+    s.update(spec)
+    host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
+        "metadata": {"name": name}, "spec": s}))
+
+
+def vm(host, ns, name):
+    return host.kubectl_json("get", "vm", name, "-n", ns)
+
+
+def wait_power(host, ns, name, state, timeout=90):
+    return wait_for(lambda: (lambda v: v if v.get("status", {}).get("powerState") == state else None)(
+        vm(host, ns, name)), timeout=timeout, what="%s/%s to be %s" % (ns, name, state))
+
+
+def serial(host, v):
+    p = os.path.join(host.data_dir, "vms", v["metadata"]["uid"], "serial.log")
+    try:
+        with open(p, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def guest_lines(host, v, prefix="VMSVC-GUEST "):
+    return [l.split(prefix, 1)[1].strip() for l in serial(host, v).splitlines() if prefix in l]
+
+
+def wait_guest(host, ns, name, line, count=1, timeout=90):
+    def check():
+        v = vm(host, ns, name)
+        return v if guest_lines(host, v).count(line) >= count else None
+    return wait_for(check, timeout=timeout, what="guest line %r x%d" % (line, count))
+
+
+def events(host, ns, name):
+    out = host.kubectl_json("get", "events", "-n", ns, "--field-selector",
+                            "involvedObject.name=" + name)
+    return [(e["reason"], e["message"]) for e in out["items"]]
+
+
+def qemu_pid(host, v):
+    p = os.path.join(host.data_dir, "libvirt", "run", "qemu", v["status"]["uniqueID"] + ".pid")
+    try:
+        pid = int(open(p).read())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def test_vm_boots_with_cloud_init_seed(host, vns):
+    host.kubectl("create", "secret", "generic", "boot", "-n", vns, "--from-literal=user-data=" +
+                 "#cloud-config\n#vmsvc: hello-from-e2e\nruncmd:\n- echo hi\n")
+    make_vm(host, vns, "web-1", bootstrap={"cloudInit": {"rawCloudConfig": {"name": "boot", "key": "user-data"}}})
+    v = wait_power(host, vns, "web-1", "PoweredOn")
+    st = v["status"]
+    assert st["host"] and st["uniqueID"].startswith("vmsvc-")
+    assert re.match(r"^[0-9a-f-]{36}$", st["biosUUID"]) and st["instanceUUID"] != st["biosUUID"]
+    assert st["class"]["name"] == "small" and st["image"]["name"] == "tiny"
+    conds = {c["type"]: c["status"] for c in st["conditions"]}
+    for t in ["VirtualMachineClassReady", "VirtualMachineImageReady", "VirtualMachineStorageReady",
+              "VirtualMachinePlacementReady", "VirtualMachineCreated"]:
+        assert conds.get(t) == "True", (t, st["conditions"])
+    v = wait_guest(host, vns, "web-1", "ready")
+    lines = guest_lines(host, v)
+    assert "hostname=web-1" in lines, lines
+    assert "user-data-line=#vmsvc: hello-from-e2e" in lines, lines
+    assert qemu_pid(host, v)
+    reasons = [r for r, _ in events(host, vns, "web-1")]
+    assert "Created" in reasons and "PoweredOn" in reasons
+    # The secret's content never shows in status or events.
+    assert "hello-from-e2e" not in json.dumps(v["status"])
+    assert "hello-from-e2e" not in json.dumps(events(host, vns, "web-1"))
+    out = host.kubectl("get", "vm", "web-1", "-n", vns).stdout
+    assert "PoweredOn" in out
+
+
+def test_power_off_on_suspend_resume_restart(host, vns):
+    make_vm(host, vns, "pw-1", powerOffMode="Soft")
+    wait_guest(host, vns, "pw-1", "ready")
+    host.kubectl("patch", "vm", "pw-1", "-n", vns, "--type=merge", "-p", '{"spec":{"powerState":"PoweredOff"}}')
+    v = wait_power(host, vns, "pw-1", "PoweredOff", timeout=60)
+    assert not qemu_pid(host, v) or True  # the process ends with the guest
+    assert "ShutdownRequested" in [r for r, _ in events(host, vns, "pw-1")]
+    host.kubectl("patch", "vm", "pw-1", "-n", vns, "--type=merge", "-p", '{"spec":{"powerState":"PoweredOn"}}')
+    wait_power(host, vns, "pw-1", "PoweredOn")
+    v = wait_guest(host, vns, "pw-1", "ready", count=2)
+    boots = guest_lines(host, v).count("boot")
+    # Suspend: memory goes to disk, the QEMU process ends.
+    host.kubectl("patch", "vm", "pw-1", "-n", vns, "--type=merge", "-p", '{"spec":{"powerState":"Suspended"}}')
+    v = wait_power(host, vns, "pw-1", "Suspended")
+    wait_for(lambda: qemu_pid(host, v) is None, timeout=30, what="QEMU to exit on suspend")
+    # A suspended VM cannot be powered off directly.
+    p = host.kubectl("patch", "vm", "pw-1", "-n", vns, "--type=merge", "-p",
+                     '{"spec":{"powerState":"PoweredOff"}}', check=False)
+    assert p.returncode != 0 and "suspended" in p.stderr
+    # Resume: the guest continues; it does not boot again.
+    host.kubectl("patch", "vm", "pw-1", "-n", vns, "--type=merge", "-p", '{"spec":{"powerState":"PoweredOn"}}')
+    v = wait_power(host, vns, "pw-1", "PoweredOn")
+    time.sleep(2)
+    assert guest_lines(host, v).count("boot") == boots, "resume must not reboot the guest"
+    # Restart.
+    host.kubectl("patch", "vm", "pw-1", "-n", vns, "--type=merge", "-p",
+                 '{"spec":{"nextRestartTime":"now","restartMode":"Hard"}}')
+    v = vm(host, vns, "pw-1")
+    assert re.match(r"^\d{4}-\d\d-\d\dT", v["spec"]["nextRestartTime"]), "now becomes a time"
+    v = wait_guest(host, vns, "pw-1", "boot", count=boots + 1)
+    v = wait_for(lambda: (lambda x: x if x["status"].get("lastRestartTime") == x["spec"]["nextRestartTime"] else None)(
+        vm(host, vns, "pw-1")), what="lastRestartTime")
+    assert "Restarted" in [r for r, _ in events(host, vns, "pw-1")]
+    p = host.kubectl("patch", "vm", "pw-1", "-n", vns, "--type=merge", "-p",
+                     '{"spec":{"nextRestartTime":"tomorrow"}}', check=False)
+    assert p.returncode != 0 and "now" in p.stderr
+
+
+def test_trysoft_falls_back_to_hard(host, vns):
+    # The guest ignores ACPI until it is ready; power off right away.
+    make_vm(host, vns, "ts-1", powerOffMode="TrySoft")
+    wait_power(host, vns, "ts-1", "PoweredOn")
+    host.kubectl("patch", "vm", "ts-1", "-n", vns, "--type=merge", "-p", '{"spec":{"powerState":"PoweredOff"}}')
+    wait_power(host, vns, "ts-1", "PoweredOff", timeout=60)
+
+
+def test_guest_powering_itself_off_shows_in_status(host, vns):
+    host.kubectl("create", "secret", "generic", "off", "-n", vns,
+                 "--from-literal=user-data=#cloud-config\n#vmsvc: poweroff-after 2\n")
+    make_vm(host, vns, "self-1", bootstrap={"cloudInit": {"rawCloudConfig": {"name": "off", "key": "user-data"}}})
+    w = subprocess.Popen(host.prefix() + ["kubectl", "get", "vm", "self-1", "-n", vns, "-w", "-o",
+                                          "jsonpath={.status.powerState}{\"\\n\"}", "--request-timeout=120s"],
+                         env=host.env(), stdout=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            line = w.stdout.readline().strip()
+            if line and (not seen or seen[-1] != line):
+                seen.append(line)
+            if seen[-3:] == ["PoweredOn", "PoweredOff", "PoweredOn"]:
+                break
+    finally:
+        w.terminate()
+        w.wait()
+    assert "PoweredOff" in seen[seen.index("PoweredOn"):], seen
+    assert "GuestPoweredOff" in [r for r, _ in events(host, vns, "self-1")]
+
+
+def test_bad_references_then_fixed(host, vns):
+    make_vm(host, vns, "ref-1", className="nope", imageName="missing", storageClass="absent")
+    def conds():
+        v = vm(host, vns, "ref-1")
+        c = {x["type"]: x for x in v.get("status", {}).get("conditions", [])}
+        return c if "VirtualMachineClassReady" in c else None
+    c = wait_for(conds, what="conditions")
+    assert c["VirtualMachineClassReady"]["status"] == "False" and c["VirtualMachineClassReady"]["reason"] == "NotFound"
+    assert c["VirtualMachineImageReady"]["status"] == "False"
+    assert c["VirtualMachineStorageReady"]["status"] == "False"
+    assert "nope" in c["VirtualMachineClassReady"]["message"]
+    reasons = [r for r, _ in events(host, vns, "ref-1")]
+    assert reasons.count("NotFound") >= 3
+    assert not vm(host, vns, "ref-1")["status"].get("host")
+    # Make what it names; the VM goes on by itself.
+    host.kubectl("apply", "-n", vns, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
+        "metadata": {"name": "nope"}, "spec": {"hardware": {"cpus": 1, "memory": "128Mi"}}}))
+    subprocess.run([VMSVC, "image", "import", os.path.join(GUEST_DIR, "tiny.img"), "--name",
+                    "missing", "--data-dir", host.data_dir], check=True, capture_output=True)
+    host.kubectl("apply", "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "absent"},
+        "provisioner": "vmsvc.dev/local", "parameters": {"provisioning": "thick"}}))
+    wait_power(host, vns, "ref-1", "PoweredOn", timeout=120)
+
+
+def test_guaranteed_admission_waits_for_room(host, vns):
+    host.kubectl("apply", "-n", vns, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
+        "metadata": {"name": "g-600"}, "spec": {"hardware": {"cpus": 1, "memory": "600Mi"},
+                                                 "policies": {"resources": {"requests": {"cpu": "1", "memory": "600Mi"}}}}}))
+    make_vm(host, vns, "g-1", className="g-600")
+    wait_power(host, vns, "g-1", "PoweredOn")
+    make_vm(host, vns, "g-2", className="g-600")
+    def waiting():
+        v = vm(host, vns, "g-2")
+        c = {x["type"]: x for x in v.get("status", {}).get("conditions", [])}
+        p = c.get("VirtualMachinePlacementReady")
+        return p if p and p["status"] == "False" else None
+    p = wait_for(waiting, what="g-2 to wait for room")
+    assert p["reason"] == "InsufficientCapacity" and "g-600" in p["message"]
+    assert "InsufficientCapacity" in [r for r, _ in events(host, vns, "g-2")]
+    time.sleep(2)
+    assert not vm(host, vns, "g-2")["status"].get("host"), "no placement without room"
+    host.kubectl("delete", "vm", "g-1", "-n", vns, "--timeout=60s")
+    wait_power(host, vns, "g-2", "PoweredOn", timeout=120)
+
+
+def test_delete_leaves_nothing_behind(host, vns):
+    host.kubectl("apply", "-n", vns, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "64Mi"}},
+                 "storageClassName": "default"}}))
+    make_vm(host, vns, "del-1", volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}])
+    v = wait_power(host, vns, "del-1", "PoweredOn", timeout=120)
+    assert v["status"]["volumes"] == [{"name": "data", "attached": True}]
+    uid, pid = v["metadata"]["uid"], qemu_pid(host, v)
+    disk = os.path.join(host.data_dir, "storage", "default", uid + ".qcow2")
+    assert pid and os.path.exists(disk)
+    host.kubectl("delete", "vm", "del-1", "-n", vns, "--timeout=60s")
+    assert host.kubectl("get", "vm", "del-1", "-n", vns, check=False).returncode != 0
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid), timeout=20, what="QEMU to end")
+    assert not os.path.exists(disk)
+    assert not os.path.exists(os.path.join(host.data_dir, "vms", uid))
+    assert not os.path.exists(os.path.join(host.data_dir, "libvirt", "etc", "qemu", "vmsvc-%s.xml" % uid))
+    # The claim can go now that no VM uses it, and its disk with it.
+    pvc = host.kubectl_json("get", "pvc", "data", "-n", vns)
+    pdisk = os.path.join(host.data_dir, "storage", "default", "pvc-%s.qcow2" % pvc["metadata"]["uid"])
+    assert os.path.exists(pdisk)
+    host.kubectl("delete", "pvc", "data", "-n", vns, "--timeout=60s")
+    assert not os.path.exists(pdisk)
+
+
+def test_conformance_vms_come_up(host, tiny_image):
+    """The documentation's VM manifests, with the names they refer to made first."""
+    ns = "my-namespace"
+    host.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n" % ns)
+    host.kubectl("apply", "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "my-storage-class"},
+        "provisioner": "vmsvc.dev/local"}))
+    files = sorted(f for f in os.listdir(CONFORMANCE) if f.endswith(".yaml"))
+    docs = {}
+    for f in files:
+        for d in yaml.safe_load_all(open(os.path.join(CONFORMANCE, f))):
+            if d:
+                docs.setdefault(f, []).append(d)
+    support = [d for f in files for d in docs[f] if d["kind"] in ("Secret", "VirtualMachineClass",
+                                                                  "PersistentVolumeClaim")]
+    for d in support:
+        d["metadata"]["namespace"] = ns
+        if d["kind"] == "VirtualMachineClass":
+            d["spec"]["hardware"]["memory"] = "256Mi"
+    host.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(support))
+    vms = [(f, d) for f in files for d in docs[f] if d["kind"] == "VirtualMachine"]
+    assert len(vms) >= 10
+    for f, d in vms:
+        name = "c-" + re.sub(r"[^a-z0-9]+", "-", f.lower().replace(".yaml", ""))[-40:].strip("-")
+        d["metadata"]["name"] = name
+        d["metadata"]["namespace"] = ns
+        host.kubectl("apply", "-f", "-", input=yaml.safe_dump(d))
+        try:
+            wait_power(host, ns, name, "PoweredOn", timeout=120)
+        finally:
+            host.kubectl("delete", "vm", name, "-n", ns, "--timeout=60s", check=False)
+
+
+def test_kill9_during_creation_of_ten_vms(tiny_image):
+    netns = "vmsvc-e2e-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
+    d = tempfile.mkdtemp(prefix="vmsvc-crash-")
+    s = Server(d, netns=netns, extra_args=["--accel", "tcg"])
+    try:
+        s.start()
+        subprocess.run([VMSVC, "image", "import", tiny_image, "--name", "tiny", "--data-dir", d],
+                       check=True, capture_output=True)
+        wait_for(lambda: s.kubectl("get", "cvmi", "tiny", check=False).returncode == 0)
+        s.kubectl("apply", "-f", "-", input=yaml.safe_dump({
+            "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
+            "metadata": {"name": "small", "namespace": "default"},
+            "spec": {"hardware": {"cpus": 1, "memory": "128Mi"}}}))
+        docs = [{"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
+                 "metadata": {"name": "k-%d" % i, "namespace": "default"},
+                 "spec": {"className": "small", "imageName": "tiny", "storageClass": "default"}}
+                for i in range(10)]
+        s.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+        # Kill while the agent is making disks, seeds and domains.
+        wait_for(lambda: len(s.qemu_pids()) >= 2, timeout=60, interval=0.05)
+        s.kill9()
+        s.start()
+        def all_on():
+            items = s.kubectl_json("get", "vm", "-n", "default")["items"]
+            on = [i for i in items if i.get("status", {}).get("powerState") == "PoweredOn"]
+            return items if len(on) == 10 else None
+        items = wait_for(all_on, timeout=180, what="10 VMs powered on")
+        uids = {i["metadata"]["uid"] for i in items}
+        # Exactly one domain per VM: one QEMU each, one definition each.
+        pids = s.qemu_pids()
+        assert len(pids) == 10, pids
+        defs = os.listdir(os.path.join(d, "libvirt", "etc", "qemu"))
+        assert sorted(defs) == sorted("vmsvc-%s.xml" % u for u in uids), defs
+        disks = [f for f in os.listdir(os.path.join(d, "storage", "default")) if f.endswith(".qcow2")]
+        assert sorted(disks) == sorted(u + ".qcow2" for u in uids), disks
+    finally:
+        s.stop()
+        s.kill_guests()
+        subprocess.run(["ip", "netns", "del", netns], check=False)
