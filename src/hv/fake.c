@@ -1,0 +1,559 @@
+/*
+ * fake: an in-memory hypervisor driver for control-plane tests at scale.
+ * It follows the libvirt driver's semantics without running anything:
+ *
+ *   - define validates the spec like the libvirt driver (model/domain.c)
+ *     and (re)defines a persistent domain, SHUTOFF when new;
+ *   - start runs a SHUTOFF, CRASHED or SAVED domain (SAVED: from its
+ *     managed save image, which start consumes); starting an active domain
+ *     is a Conflict;
+ *   - suspend saves an active persistent domain to "disk" (SAVED, inactive);
+ *     pause/resume keep it in memory; a guest asked to shut down while
+ *     paused does so once resumed; reboot leaves the state alone;
+ *   - undefining an active domain makes it transient: it vanishes when it
+ *     stops, as in libvirt;
+ *   - state changes are reported from the driver's own thread, in order;
+ *   - pid is always 0.
+ *
+ * Invariants: `doms` and every domain in it change only under `lock`;
+ * events are queued under `lock`, so their order is the order of the
+ * changes; the event thread never takes `lock`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv/hv.h"
+#include "hv/hv_priv.h"
+#include "model/domain.h"
+
+typedef struct fake_dom {
+    char *name;
+    char *vm_uid;
+    json_t *spec;   /* the definition, disks attached since included */
+    hv_state_t state;
+    bool persistent;
+    bool shutdown_pending; /* asked to shut down while paused */
+} fake_dom_t;
+
+typedef struct fake_event {
+    char *name; /* NULL: the thread's signal to stop */
+    hv_state_t state;
+} fake_event_t;
+
+typedef struct fake {
+    GMutex lock;
+    GHashTable *doms; /* name -> fake_dom_t* */
+    hv_accel_t accel;
+    hv_event_fn on_event;
+    void *event_ctx;
+    GAsyncQueue *events; /* fake_event_t* */
+    GThread *thread;
+    char **always_fail; /* ops from VMSVC_HV_FAKE_FAIL */
+} fake_t;
+
+/* ---- fault injection ----------------------------------------------------- */
+
+typedef struct fault {
+    char *op;
+    err_code_t code;
+} fault_t;
+
+static GMutex faults_lock;
+static GQueue faults = G_QUEUE_INIT;
+
+void hv_fake_fail_next(const char *op, err_code_t code)
+{
+    fault_t *f = g_new(fault_t, 1);
+    f->op = g_strdup(op);
+    f->code = code;
+    g_mutex_lock(&faults_lock);
+    g_queue_push_tail(&faults, f);
+    g_mutex_unlock(&faults_lock);
+}
+
+static void fault_free(gpointer p)
+{
+    fault_t *f = p;
+    g_free(f->op);
+    g_free(f);
+}
+
+void hv_fake_fail_clear(void)
+{
+    g_mutex_lock(&faults_lock);
+    g_queue_clear_full(&faults, fault_free);
+    g_mutex_unlock(&faults_lock);
+}
+
+/* -1 with an error when a fault was injected into `op`. */
+static int fault_check(fake_t *f, const char *op, err_t *err)
+{
+    err_code_t code = ERR_NONE;
+
+    if (f->always_fail && g_strv_contains((const char *const *)f->always_fail, op))
+        code = ERR_INTERNAL;
+    g_mutex_lock(&faults_lock);
+    for (GList *l = faults.head; l && code == ERR_NONE; l = l->next) {
+        fault_t *ft = l->data;
+        if (strcmp(ft->op, op))
+            continue;
+        code = ft->code;
+        g_queue_delete_link(&faults, l);
+        fault_free(ft);
+        break;
+    }
+    g_mutex_unlock(&faults_lock);
+    if (code == ERR_NONE)
+        return 0;
+    err_set(err, code, "The fake hypervisor driver failed %s on purpose (injected fault).", op);
+    return -1;
+}
+
+/* ---- domains and events -------------------------------------------------- */
+
+static void dom_free(gpointer p)
+{
+    fake_dom_t *d = p;
+    g_free(d->name);
+    g_free(d->vm_uid);
+    json_decref(d->spec);
+    g_free(d);
+}
+
+static bool active(const fake_dom_t *d)
+{
+    return d->state == HV_STATE_RUNNING || d->state == HV_STATE_PAUSED;
+}
+
+/* Queue a state change; called with f->lock held. */
+static void emit(fake_t *f, const char *name, hv_state_t state)
+{
+    fake_event_t *e;
+
+    if (!f->on_event)
+        return;
+    e = g_new(fake_event_t, 1);
+    e->name = g_strdup(name);
+    e->state = state;
+    g_async_queue_push(f->events, e);
+}
+
+static gpointer event_thread(gpointer p)
+{
+    fake_t *f = p;
+
+    for (;;) {
+        fake_event_t *e = g_async_queue_pop(f->events);
+        bool stop = !e->name;
+        if (!stop)
+            f->on_event(f->event_ctx, e->name, e->state);
+        g_free(e->name);
+        g_free(e);
+        if (stop)
+            return NULL;
+    }
+}
+
+/* Set the state of an active domain that stops; a transient one vanishes. */
+static void stop(fake_t *f, fake_dom_t *d, hv_state_t state)
+{
+    d->state = state;
+    d->shutdown_pending = false;
+    emit(f, d->name, state);
+    if (!d->persistent) {
+        emit(f, d->name, HV_STATE_NONE);
+        g_hash_table_remove(f->doms, d->name);
+    }
+}
+
+/* The domain called `name`, or NULL with ERR_NOT_FOUND; with f->lock held. */
+static fake_dom_t *lookup(fake_t *f, const char *name, err_t *err)
+{
+    fake_dom_t *d = g_hash_table_lookup(f->doms, name);
+    if (!d)
+        err_set(err, ERR_NOT_FOUND, "Domain %s does not exist.", name);
+    return d;
+}
+
+/* Look up an active domain; ERR_CONFLICT when it is not running. */
+static fake_dom_t *lookup_active(fake_t *f, const char *name, err_t *err)
+{
+    fake_dom_t *d = lookup(f, name, err);
+    if (d && !active(d)) {
+        err_set(err, ERR_CONFLICT, "Domain %s is not running.", name);
+        return NULL;
+    }
+    return d;
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static void *fake_open(const hv_open_opts_t *o, err_t *err)
+{
+    fake_t *f = g_new0(fake_t, 1);
+    const char *fail = g_getenv("VMSVC_HV_FAKE_FAIL");
+
+    g_mutex_init(&f->lock);
+    f->doms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, dom_free);
+    f->accel = o && o->accel == HV_ACCEL_KVM ? HV_ACCEL_KVM : HV_ACCEL_TCG;
+    f->on_event = o ? o->on_event : NULL;
+    f->event_ctx = o ? o->event_ctx : NULL;
+    if (fail && *fail)
+        f->always_fail = g_strsplit(fail, ",", -1);
+    if (f->on_event) {
+        f->events = g_async_queue_new();
+        f->thread = g_thread_new("hv-fake-events", event_thread, f);
+    }
+    return f;
+}
+
+static void fake_close(void *h)
+{
+    fake_t *f = h;
+
+    if (f->thread) {
+        g_async_queue_push(f->events, g_new0(fake_event_t, 1));
+        g_thread_join(f->thread);
+        g_async_queue_unref(f->events);
+    }
+    g_hash_table_destroy(f->doms);
+    g_strfreev(f->always_fail);
+    g_mutex_clear(&f->lock);
+    g_free(f);
+}
+
+static hv_accel_t fake_accel(void *h)
+{
+    return ((fake_t *)h)->accel;
+}
+
+static int fake_define(void *h, const json_t *spec, err_t *err)
+{
+    fake_t *f = h;
+    const char *name;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "define", err) < 0 || domain_spec_validate(spec, err) < 0)
+        return -1;
+    name = json_string_value(json_object_get(spec, "name"));
+    g_mutex_lock(&f->lock);
+    d = g_hash_table_lookup(f->doms, name);
+    if (d && active(d) &&
+        strcmp(json_string_value(json_object_get(d->spec, "uuid")),
+               json_string_value(json_object_get(spec, "uuid")))) {
+        err_set(err, ERR_CONFLICT, "Domain %s is running with a different UUID; stop it first.",
+                name);
+        goto out;
+    }
+    if (!d) {
+        d = g_new0(fake_dom_t, 1);
+        d->name = g_strdup(name);
+        d->state = HV_STATE_SHUTOFF;
+        g_hash_table_insert(f->doms, d->name, d);
+    }
+    json_decref(d->spec);
+    d->spec = json_deep_copy(spec);
+    g_free(d->vm_uid);
+    d->vm_uid = g_strdup(json_string_value(json_object_get(spec, "vmUID")));
+    d->persistent = true;
+    emit(f, name, d->state);
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_undefine(void *h, const char *name, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "undefine", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup(f, name, err)))
+        goto out;
+    if (active(d)) {
+        d->persistent = false;
+    } else {
+        emit(f, name, HV_STATE_NONE);
+        g_hash_table_remove(f->doms, name);
+    }
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_start(void *h, const char *name, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "start", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup(f, name, err)))
+        goto out;
+    if (active(d)) {
+        err_set(err, ERR_CONFLICT, "Domain %s is already running.", name);
+        goto out;
+    }
+    d->state = HV_STATE_RUNNING;
+    emit(f, name, d->state);
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_shutdown(void *h, const char *name, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "shutdown", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup_active(f, name, err)))
+        goto out;
+    if (d->state == HV_STATE_PAUSED)
+        d->shutdown_pending = true;
+    else
+        stop(f, d, HV_STATE_SHUTOFF);
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_destroy(void *h, const char *name, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "destroy", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup_active(f, name, err)))
+        goto out;
+    stop(f, d, HV_STATE_SHUTOFF);
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_suspend(void *h, const char *name, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "suspend", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup_active(f, name, err)))
+        goto out;
+    if (!d->persistent) {
+        err_set(err, ERR_CONFLICT, "Domain %s is not defined any more and cannot be saved.",
+                name);
+        goto out;
+    }
+    stop(f, d, HV_STATE_SAVED);
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_pause(void *h, const char *name, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "pause", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup_active(f, name, err)))
+        goto out;
+    if (d->state == HV_STATE_RUNNING) {
+        d->state = HV_STATE_PAUSED;
+        emit(f, name, d->state);
+    }
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_resume(void *h, const char *name, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "resume", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup_active(f, name, err)))
+        goto out;
+    if (d->state == HV_STATE_PAUSED) {
+        d->state = HV_STATE_RUNNING;
+        emit(f, name, d->state);
+        if (d->shutdown_pending)
+            stop(f, d, HV_STATE_SHUTOFF);
+    }
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_reboot(void *h, const char *name, bool hard, err_t *err)
+{
+    fake_t *f = h;
+    int rc;
+
+    if (fault_check(f, "reboot", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    rc = lookup_active(f, name, err) ? 0 : -1;
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_state(void *h, const char *name, hv_state_t *st, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+
+    if (fault_check(f, "state", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    d = g_hash_table_lookup(f->doms, name);
+    *st = d ? d->state : HV_STATE_NONE;
+    g_mutex_unlock(&f->lock);
+    return 0;
+}
+
+static GPtrArray *fake_list(void *h, err_t *err)
+{
+    fake_t *f = h;
+    GPtrArray *out;
+    GHashTableIter it;
+    gpointer v;
+
+    if (fault_check(f, "list", err) < 0)
+        return NULL;
+    g_mutex_lock(&f->lock);
+    out = g_ptr_array_new_full(g_hash_table_size(f->doms), (GDestroyNotify)hv_domain_info_free);
+    g_hash_table_iter_init(&it, f->doms);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        fake_dom_t *d = v;
+        hv_domain_info_t *di = g_new0(hv_domain_info_t, 1);
+        di->name = g_strdup(d->name);
+        di->vm_uid = g_strdup(d->vm_uid);
+        di->state = d->state;
+        g_ptr_array_add(out, di);
+    }
+    g_mutex_unlock(&f->lock);
+    return out;
+}
+
+/* The index in spec.disks of the disk with this target, or -1. */
+static ssize_t disk_index(const json_t *spec, const char *target)
+{
+    const json_t *disk;
+    size_t i;
+
+    json_array_foreach(json_object_get(spec, "disks"), i, disk)
+        if (!g_strcmp0(json_string_value(json_object_get(disk, "target")), target))
+            return (ssize_t)i;
+    return -1;
+}
+
+static int fake_attach_disk(void *h, const char *name, const json_t *disk, err_t *err)
+{
+    fake_t *f = h;
+    const char *target;
+    fake_dom_t *d;
+    int rc = -1;
+
+    if (fault_check(f, "attach_disk", err) < 0 || domain_disk_validate(disk, "disk", err) < 0)
+        return -1;
+    target = json_string_value(json_object_get(disk, "target"));
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup(f, name, err)))
+        goto out;
+    if (disk_index(d->spec, target) >= 0) {
+        err_set(err, ERR_CONFLICT, "Domain %s already has a disk with target %s.", name, target);
+        goto out;
+    }
+    if (json_array_size(json_object_get(d->spec, "disks")) >= DOMAIN_MAX_DISKS) {
+        err_set(err, ERR_CONFLICT, "Domain %s already has %d disks.", name, DOMAIN_MAX_DISKS);
+        goto out;
+    }
+    if (!json_is_array(json_object_get(d->spec, "disks")))
+        json_object_set_new(d->spec, "disks", json_array());
+    json_array_append_new(json_object_get(d->spec, "disks"), json_deep_copy(disk));
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_detach_disk(void *h, const char *name, const char *target, err_t *err)
+{
+    fake_t *f = h;
+    fake_dom_t *d;
+    ssize_t i;
+    int rc = -1;
+
+    if (fault_check(f, "detach_disk", err) < 0)
+        return -1;
+    g_mutex_lock(&f->lock);
+    if (!(d = lookup(f, name, err)))
+        goto out;
+    if ((i = disk_index(d->spec, target)) < 0) {
+        err_set(err, ERR_NOT_FOUND, "Domain %s has no disk with target %s.", name, target);
+        goto out;
+    }
+    json_array_remove(json_object_get(d->spec, "disks"), (size_t)i);
+    rc = 0;
+out:
+    g_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_pid(void *h, const char *name)
+{
+    return 0;
+}
+
+const hv_ops_t hv_fake_ops = {
+    .name = "fake",
+    .open = fake_open,
+    .close = fake_close,
+    .accel = fake_accel,
+    .define = fake_define,
+    .undefine = fake_undefine,
+    .start = fake_start,
+    .shutdown = fake_shutdown,
+    .destroy = fake_destroy,
+    .suspend = fake_suspend,
+    .pause = fake_pause,
+    .resume = fake_resume,
+    .reboot = fake_reboot,
+    .state = fake_state,
+    .list = fake_list,
+    .attach_disk = fake_attach_disk,
+    .detach_disk = fake_detach_disk,
+    .pid = fake_pid,
+};

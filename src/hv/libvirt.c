@@ -1,0 +1,967 @@
+/*
+ * libvirt: the hypervisor driver that runs domains through libvirt, by
+ * default its embedded QEMU driver (qemu:///embed?root=DIR: no daemon, the
+ * driver lives in this process and keeps its state under DIR), or any URI
+ * such as qemu:///system.
+ *
+ * libvirt needs an event loop for its QEMU monitors and for events: the
+ * process registers libvirt's default implementation once and runs it in
+ * one thread for as long as any driver handle is open.  QEMU processes
+ * outlive the process that started them; a new process on the same root
+ * finds them again, which is how a restarted agent adopts its domains.
+ *
+ * The embedded driver, once opened, stays initialized until the process
+ * exits (libvirt has no public call that shuts it down): closing our handle
+ * closes the connection and stops the event loop, a later open in the same
+ * process finds the same driver, another process cannot open the same root
+ * meanwhile (libvirt locks run/qemu/driver.pid), and one process can embed
+ * only one root.
+ *
+ * States: libvirt's states map onto hv_state_t, with a shut-off domain that
+ * has a managed save image reported as HV_STATE_SAVED.  Lifecycle events
+ * reach the caller's callback from the event loop thread; once hv_close has
+ * begun, none is delivered.
+ *
+ * The accelerator is chosen at open: KVM only where a guest really runs
+ * under /dev/kvm (hv_kvm_usable: the KVM ioctls, then QEMU's firmware under
+ * KVM, each with a deadline), else TCG.
+ *
+ * UEFI domains use the loader and nvram template named in model/domain.h;
+ * QEMU's pid comes from the pid file libvirt keeps under the root's
+ * run/qemu (or /run/libvirt/qemu for qemu:///system; unknown elsewhere: 0).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <glib/gstdio.h>
+
+#include "hv/hv.h"
+#include "hv/hv_priv.h"
+#include "model/domain.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define KVM_PROBE_TIMEOUT_MS 2000
+#define PID_FILE_MAX 64
+
+/* What libvirt's event callback reaches; freed by libvirt when the
+ * callback is deregistered.  `lock` is held while the caller's callback
+ * runs, so that once `closed` is set no callback is running or will run. */
+typedef struct lv_sink {
+    GMutex lock;
+    bool closed;
+    hv_event_fn fn;
+    void *ctx;
+} lv_sink_t;
+
+typedef struct lv {
+    virConnectPtr conn;
+    char *uri;
+    hv_accel_t accel;
+    char *run_dir; /* where QEMU's pid files are; NULL if unknown */
+    int cb_id;     /* lifecycle callback, -1 when none */
+    lv_sink_t *sink;
+} lv_t;
+
+/* ---- process-wide libvirt state ------------------------------------------ */
+
+static int lv_init_rc = -1;
+static GMutex loop_lock;
+static int loop_users;      /* open handles; guarded by loop_lock */
+static GThread *loop_thread; /* guarded by loop_lock */
+static gint loop_quit;
+
+/* libvirt reports errors to stderr unless told otherwise; we read them
+ * with virGetLastError where the call failed. */
+static void lv_quiet(void *opaque, virErrorPtr e)
+{
+}
+
+static void lv_global_init(void)
+{
+    static gsize once;
+
+    if (!g_once_init_enter(&once))
+        return;
+    virSetErrorFunc(NULL, lv_quiet);
+    if (virInitialize() == 0 && virEventRegisterDefaultImpl() == 0)
+        lv_init_rc = 0;
+    g_once_init_leave(&once, 1);
+}
+
+static gpointer loop_run(gpointer p)
+{
+    while (!g_atomic_int_get(&loop_quit)) {
+        if (virEventRunDefaultImpl() < 0) {
+            virErrorPtr e = virGetLastError();
+            log_warn("hv: the libvirt event loop failed: %s",
+                     e && e->message ? e->message : "unknown error");
+            g_usleep(100 * 1000);
+        }
+    }
+    return NULL;
+}
+
+/* A timer that fires at once: adding it wakes the loop, which then sees
+ * loop_quit. */
+static void loop_wake(int timer, void *opaque)
+{
+    virEventRemoveTimeout(timer);
+}
+
+static void loop_ref(void)
+{
+    g_mutex_lock(&loop_lock);
+    if (loop_users++ == 0) {
+        g_atomic_int_set(&loop_quit, 0);
+        loop_thread = g_thread_new("hv-libvirt-events", loop_run, NULL);
+    }
+    g_mutex_unlock(&loop_lock);
+}
+
+/* The last user stops the loop.  The join happens under loop_lock on
+ * purpose: a new user must not start a second loop while the old one is
+ * still running; the loop thread never takes loop_lock. */
+static void loop_unref(void)
+{
+    g_mutex_lock(&loop_lock);
+    if (--loop_users == 0) {
+        g_atomic_int_set(&loop_quit, 1);
+        if (virEventAddTimeout(0, loop_wake, NULL, NULL) < 0)
+            log_warn("hv: cannot wake the libvirt event loop; it stops with its next event");
+        g_thread_join(loop_thread);
+        loop_thread = NULL;
+    }
+    g_mutex_unlock(&loop_lock);
+}
+
+/* ---- KVM probe ------------------------------------------------------------ */
+
+/* In a child process: run one vCPU on `hlt` in real mode.  The exit status
+ * is 0 when KVM_RUN came back with KVM_EXIT_HLT. */
+static int kvm_probe_child(void)
+{
+    struct kvm_userspace_memory_region region = {0};
+    struct kvm_sregs sregs;
+    struct kvm_regs regs = {0};
+    struct kvm_run *run;
+    uint8_t *mem;
+    int kvm, vm, vcpu, size;
+
+    if ((kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0)
+        return 1;
+    if (ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+        return 2;
+    if ((vm = ioctl(kvm, KVM_CREATE_VM, 0UL)) < 0)
+        return 3;
+    (void)ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL); /* needed by some Intel hosts */
+    mem = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return 4;
+    mem[0] = 0xf4; /* hlt */
+    region.slot = 0;
+    region.guest_phys_addr = 0x1000;
+    region.memory_size = 0x1000;
+    region.userspace_addr = (uint64_t)(uintptr_t)mem;
+    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return 5;
+    if ((vcpu = ioctl(vm, KVM_CREATE_VCPU, 0UL)) < 0)
+        return 6;
+    if ((size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, NULL)) <= 0)
+        return 7;
+    run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+    if (run == MAP_FAILED)
+        return 8;
+    if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
+        return 9;
+    sregs.cs.base = 0;
+    sregs.cs.selector = 0;
+    if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
+        return 10;
+    regs.rip = 0x1000;
+    regs.rflags = 0x2;
+    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
+        return 11;
+    if (ioctl(vcpu, KVM_RUN, 0) < 0)
+        return 12;
+    return run->exit_reason == KVM_EXIT_HLT ? 0 : 13;
+}
+
+/* Wait for `pid` at most `ms` milliseconds; its wait status, or -1. */
+static int wait_bounded(pid_t pid, int ms)
+{
+    int status;
+
+    for (int waited = 0; waited <= ms; waited += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        g_usleep(10 * 1000);
+    }
+    return -1;
+}
+
+static bool kvm_probe(void)
+{
+    pid_t pid;
+    int status;
+
+    if (access("/dev/kvm", R_OK | W_OK) < 0)
+        return false;
+    pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0)
+        _exit(kvm_probe_child());
+    status = wait_bounded(pid, KVM_PROBE_TIMEOUT_MS);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        /* A vCPU stuck in the kernel may not even die; do not wait for ever. */
+        wait_bounded(pid, 1000);
+        return false;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Stage two: a real guest.  KVM can pass the vCPU test and still crawl
+ * (some nested setups run firmware many times slower than emulation), so
+ * QEMU boots SeaBIOS under KVM with nothing to boot, and the firmware must
+ * reach its boot menu ("No bootable device.") within the deadline; TCG
+ * gets there in about 0.2 s. */
+static bool kvm_probe_guest(void)
+{
+    char *qemu = g_find_program_in_path("qemu-system-x86_64");
+    char *dir = NULL, *log = NULL, *chardev = NULL;
+    bool ok = false;
+    GPid pid = 0;
+
+    if (!qemu)
+        return false;
+    dir = g_dir_make_tmp("vmsvc-kvm-probe-XXXXXX", NULL);
+    if (!dir)
+        goto out;
+    log = g_build_filename(dir, "firmware.log", NULL);
+    chardev = g_strdup_printf("file,id=fw,path=%s", log);
+    {
+        char *argv[] = {qemu, "-accel", "kvm", "-machine", "q35", "-m", "16", "-nodefaults",
+                        "-no-user-config", "-display", "none", "-chardev", chardev,
+                        "-device", "isa-debugcon,iobase=0x402,chardev=fw", "-no-reboot", NULL};
+        if (!g_spawn_async(NULL, argv, NULL,
+                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                               G_SPAWN_STDERR_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
+                           NULL, NULL, &pid, NULL))
+            goto out;
+    }
+    for (int waited = 0; waited <= KVM_PROBE_TIMEOUT_MS && !ok; waited += 20) {
+        char *text = NULL;
+        if (g_file_get_contents(log, &text, NULL, NULL))
+            ok = strstr(text, "No bootable device") || strstr(text, "Booting from");
+        g_free(text);
+        if (!ok) {
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                pid = 0; /* QEMU gave up: no KVM for it */
+                break;
+            }
+            g_usleep(20 * 1000);
+        }
+    }
+out:
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        wait_bounded(pid, 2000);
+    }
+    if (log)
+        g_unlink(log);
+    if (dir)
+        g_rmdir(dir);
+    g_free(chardev);
+    g_free(log);
+    g_free(dir);
+    g_free(qemu);
+    return ok;
+}
+
+bool hv_kvm_usable(void)
+{
+    static gsize once;
+    static bool usable;
+
+    if (g_once_init_enter(&once)) {
+        usable = kvm_probe() && kvm_probe_guest();
+        g_once_init_leave(&once, 1);
+    }
+    return usable;
+}
+
+/* ---- errors, lookups, states ---------------------------------------------- */
+
+static err_code_t lv_code(const virErrorPtr e)
+{
+    switch (e ? e->code : VIR_ERR_OK) {
+    case VIR_ERR_NO_DOMAIN:
+        return ERR_NOT_FOUND;
+    case VIR_ERR_OPERATION_INVALID:
+        return ERR_CONFLICT;
+    case VIR_ERR_OPERATION_TIMEOUT:
+    case VIR_ERR_AGENT_UNRESPONSIVE:
+        return ERR_TIMEOUT;
+    case VIR_ERR_XML_ERROR:
+    case VIR_ERR_XML_DETAIL:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+    case VIR_ERR_INVALID_ARG:
+        return ERR_INVALID;
+    default:
+        return ERR_INTERNAL;
+    }
+}
+
+/* Report libvirt's last error as "Cannot <what> domain <name>: <message>." */
+static void lv_error(err_t *err, const char *what, const char *name)
+{
+    virErrorPtr e = virGetLastError();
+    const char *msg = e && e->message ? e->message : "libvirt gave no reason";
+    size_t n = strlen(msg);
+
+    err_set(err, lv_code(e), "Cannot %s domain %s: %s%s", what, name, msg,
+            n && msg[n - 1] == '.' ? "" : ".");
+    virResetLastError();
+}
+
+static virDomainPtr lv_lookup(lv_t *l, const char *name, const char *what, err_t *err)
+{
+    virDomainPtr dom = virDomainLookupByName(l->conn, name);
+    virErrorPtr e;
+
+    if (dom)
+        return dom;
+    e = virGetLastError();
+    if (e && e->code == VIR_ERR_NO_DOMAIN) {
+        err_set(err, ERR_NOT_FOUND, "Cannot %s domain %s: it does not exist.", what, name);
+        virResetLastError();
+    } else {
+        lv_error(err, what, name);
+    }
+    return NULL;
+}
+
+static int lv_state_of(virDomainPtr dom, hv_state_t *st)
+{
+    int state, reason;
+
+    if (virDomainGetState(dom, &state, &reason, 0) < 0)
+        return -1;
+    switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+    case VIR_DOMAIN_SHUTDOWN: /* shutting down, still running */
+        *st = HV_STATE_RUNNING;
+        break;
+    case VIR_DOMAIN_PAUSED:
+    case VIR_DOMAIN_PMSUSPENDED:
+        *st = HV_STATE_PAUSED;
+        break;
+    case VIR_DOMAIN_CRASHED:
+        *st = HV_STATE_CRASHED;
+        break;
+    default:
+        if (state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_CRASHED)
+            *st = HV_STATE_CRASHED;
+        else if (virDomainHasManagedSaveImage(dom, 0) > 0)
+            *st = HV_STATE_SAVED;
+        else
+            *st = HV_STATE_SHUTOFF;
+        break;
+    }
+    return 0;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static void sink_deliver(lv_sink_t *s, const char *name, hv_state_t st)
+{
+    g_mutex_lock(&s->lock);
+    if (!s->closed && s->fn)
+        s->fn(s->ctx, name, st);
+    g_mutex_unlock(&s->lock);
+}
+
+static void sink_free(void *p)
+{
+    lv_sink_t *s = p;
+    g_mutex_clear(&s->lock);
+    g_free(s);
+}
+
+static int lv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+                           void *opaque)
+{
+    const char *name = virDomainGetName(dom);
+    hv_state_t st;
+
+    switch (event) {
+    case VIR_DOMAIN_EVENT_DEFINED:
+        if (lv_state_of(dom, &st) < 0) {
+            virResetLastError();
+            return 0;
+        }
+        break;
+    case VIR_DOMAIN_EVENT_UNDEFINED:
+        /* A running domain that is undefined runs on, transient. */
+        if (virDomainIsActive(dom) == 1)
+            return 0;
+        virResetLastError();
+        st = HV_STATE_NONE;
+        break;
+    case VIR_DOMAIN_EVENT_STARTED:
+    case VIR_DOMAIN_EVENT_RESUMED:
+        st = HV_STATE_RUNNING;
+        break;
+    case VIR_DOMAIN_EVENT_SUSPENDED:
+    case VIR_DOMAIN_EVENT_PMSUSPENDED:
+        st = HV_STATE_PAUSED;
+        break;
+    case VIR_DOMAIN_EVENT_STOPPED:
+        st = detail == VIR_DOMAIN_EVENT_STOPPED_SAVED     ? HV_STATE_SAVED
+             : detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? HV_STATE_CRASHED
+                                                          : HV_STATE_SHUTOFF;
+        sink_deliver(opaque, name, st);
+        /* A transient domain is gone once it stops. */
+        if (virDomainIsPersistent(dom) != 1)
+            sink_deliver(opaque, name, HV_STATE_NONE);
+        virResetLastError();
+        return 0;
+    case VIR_DOMAIN_EVENT_CRASHED:
+        st = HV_STATE_CRASHED;
+        break;
+    default: /* SHUTDOWN: the guest is on its way down; STOPPED follows */
+        return 0;
+    }
+    sink_deliver(opaque, name, st);
+    return 0;
+}
+
+/* ---- open and close ------------------------------------------------------- */
+
+/* The embedded driver reads DIR/etc/qemu.conf: QEMU runs as root where we
+ * are root (Debian's default user may not reach our files), and without
+ * virtlogd its output goes straight to files. */
+static int write_qemu_conf(const char *root, err_t *err)
+{
+    char *etc = g_build_filename(root, "etc", NULL);
+    char *path = g_build_filename(etc, "qemu.conf", NULL);
+    const char *conf = geteuid() == 0 ? "user = \"root\"\ngroup = \"root\"\nstdio_handler = \"file\"\n"
+                                      : "stdio_handler = \"file\"\n";
+    int rc = -1;
+
+    if (fs_mkdir_p(etc, 0700, err) < 0 ||
+        fs_write_atomic(path, conf, strlen(conf), 0600, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    g_free(etc);
+    g_free(path);
+    return rc;
+}
+
+static hv_accel_t choose_accel(hv_accel_t want, err_t *err, bool *ok)
+{
+    *ok = true;
+    if (want == HV_ACCEL_TCG)
+        return HV_ACCEL_TCG;
+    if (hv_kvm_usable())
+        return HV_ACCEL_KVM;
+    if (want == HV_ACCEL_KVM) {
+        err_set(err, ERR_UNAVAILABLE,
+                "KVM was requested, but a test guest does not run under /dev/kvm on this host; "
+                "use TCG or fix KVM.");
+        *ok = false;
+        return HV_ACCEL_LAST;
+    }
+    log_warn("hv: KVM does not run guests on this host; guests run under TCG (emulation), "
+             "which is much slower");
+    return HV_ACCEL_TCG;
+}
+
+static void lv_free(lv_t *l)
+{
+    g_free(l->uri);
+    g_free(l->run_dir);
+    g_free(l);
+}
+
+static void *lv_open(const hv_open_opts_t *o, err_t *err)
+{
+    lv_t *l;
+    bool ok;
+
+    lv_global_init();
+    if (lv_init_rc < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot initialize libvirt.");
+        return NULL;
+    }
+    l = g_new0(lv_t, 1);
+    l->cb_id = -1;
+    l->accel = choose_accel(o->accel, err, &ok);
+    if (!ok)
+        goto fail;
+    if (o->uri) {
+        l->uri = g_strdup(o->uri);
+        if (!strcmp(o->uri, "qemu:///system"))
+            l->run_dir = g_strdup("/run/libvirt/qemu");
+    } else {
+        char *root, *escaped;
+        if (!o->root_dir || !*o->root_dir) {
+            err_set(err, ERR_INTERNAL,
+                    "The libvirt driver needs a root directory for its embedded driver.");
+            goto fail;
+        }
+        root = g_canonicalize_filename(o->root_dir, NULL);
+        if (write_qemu_conf(root, err) < 0) {
+            g_free(root);
+            goto fail;
+        }
+        escaped = g_uri_escape_string(root, "/", FALSE);
+        l->uri = g_strdup_printf("qemu:///embed?root=%s", escaped);
+        l->run_dir = g_build_filename(root, "run", "qemu", NULL);
+        g_free(escaped);
+        g_free(root);
+    }
+
+    loop_ref();
+    l->conn = virConnectOpen(l->uri);
+    if (!l->conn) {
+        virErrorPtr e = virGetLastError();
+        err_set(err, ERR_UNAVAILABLE, "Cannot connect to libvirt at %s: %s", l->uri,
+                e && e->message ? e->message : "libvirt gave no reason");
+        virResetLastError();
+        loop_unref();
+        goto fail;
+    }
+    l->sink = g_new0(lv_sink_t, 1);
+    g_mutex_init(&l->sink->lock);
+    l->sink->fn = o->on_event;
+    l->sink->ctx = o->event_ctx;
+    l->cb_id = virConnectDomainEventRegisterAny(l->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                VIR_DOMAIN_EVENT_CALLBACK(lv_on_lifecycle),
+                                                l->sink, sink_free);
+    if (l->cb_id < 0) {
+        virErrorPtr e = virGetLastError();
+        err_set(err, ERR_INTERNAL, "Cannot subscribe to libvirt's domain events: %s",
+                e && e->message ? e->message : "libvirt gave no reason");
+        virResetLastError();
+        sink_free(l->sink);
+        virConnectClose(l->conn);
+        loop_unref();
+        goto fail;
+    }
+    log_info("hv: libvirt at %s, guests under %s", l->uri,
+             l->accel == HV_ACCEL_KVM ? "KVM" : "TCG");
+    return l;
+fail:
+    lv_free(l);
+    return NULL;
+}
+
+static void lv_close(void *h)
+{
+    lv_t *l = h;
+
+    g_mutex_lock(&l->sink->lock);
+    l->sink->closed = true;
+    g_mutex_unlock(&l->sink->lock);
+    /* libvirt frees the sink (sink_free) once the callback is gone. */
+    virConnectDomainEventDeregisterAny(l->conn, l->cb_id);
+    virConnectClose(l->conn);
+    loop_unref();
+    lv_free(l);
+}
+
+static hv_accel_t lv_accel(void *h)
+{
+    return ((lv_t *)h)->accel;
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+/* An existing domain with the same name but another UUID is another VM:
+ * undefine it (when stopped) so that the new definition can take the name. */
+static int replace_other(lv_t *l, const char *name, const char *uuid, err_t *err)
+{
+    virDomainPtr old = virDomainLookupByName(l->conn, name);
+    char old_uuid[VIR_UUID_STRING_BUFLEN];
+    int rc = -1;
+
+    if (!old) {
+        virResetLastError();
+        return 0;
+    }
+    if (virDomainGetUUIDString(old, old_uuid) < 0) {
+        lv_error(err, "redefine", name);
+        goto out;
+    }
+    if (!g_ascii_strcasecmp(old_uuid, uuid)) {
+        rc = 0;
+        goto out;
+    }
+    if (virDomainIsActive(old) == 1) {
+        err_set(err, ERR_CONFLICT,
+                "Cannot redefine domain %s: it runs with another UUID (%s); stop it first.", name,
+                old_uuid);
+        goto out;
+    }
+    if (virDomainUndefineFlags(old, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                        VIR_DOMAIN_UNDEFINE_NVRAM |
+                                        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                        VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0) {
+        lv_error(err, "replace", name);
+        goto out;
+    }
+    rc = 0;
+out:
+    virDomainFree(old);
+    return rc;
+}
+
+static int lv_define(void *h, const json_t *spec, err_t *err)
+{
+    lv_t *l = h;
+    char *xml = domain_render(spec, l->accel == HV_ACCEL_KVM ? DOMAIN_VIRT_KVM : DOMAIN_VIRT_QEMU,
+                              err);
+    const char *name = json_string_value(json_object_get(spec, "name"));
+    virDomainPtr dom = NULL;
+    int rc = -1;
+
+    if (!xml)
+        return -1;
+    if (replace_other(l, name, json_string_value(json_object_get(spec, "uuid")), err) < 0)
+        goto out;
+    dom = virDomainDefineXMLFlags(l->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+    if (!dom) {
+        lv_error(err, "define", name);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (dom)
+        virDomainFree(dom);
+    g_free(xml);
+    return rc;
+}
+
+static int lv_undefine(void *h, const char *name, err_t *err)
+{
+    virDomainPtr dom = lv_lookup(h, name, "undefine", err);
+    int rc = -1;
+
+    if (!dom)
+        return -1;
+    if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_NVRAM |
+                                        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                        VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0)
+        lv_error(err, "undefine", name);
+    else
+        rc = 0;
+    virDomainFree(dom);
+    return rc;
+}
+
+/* The operations on one domain that are a single libvirt call. */
+typedef enum {
+    OP_START,
+    OP_SHUTDOWN,
+    OP_DESTROY,
+    OP_SUSPEND,
+    OP_PAUSE,
+    OP_RESUME,
+    OP_REBOOT,
+    OP_RESET,
+    OP_LAST
+} lv_op_t;
+
+static const char *const op_names[OP_LAST] = {
+    [OP_START] = "start",   [OP_SHUTDOWN] = "shut down", [OP_DESTROY] = "power off",
+    [OP_SUSPEND] = "save",  [OP_PAUSE] = "pause",        [OP_RESUME] = "resume",
+    [OP_REBOOT] = "reboot", [OP_RESET] = "reset",
+};
+
+static int lv_do(lv_t *l, const char *name, lv_op_t op, err_t *err)
+{
+    virDomainPtr dom = lv_lookup(l, name, op_names[op], err);
+    int r = -1;
+
+    if (!dom)
+        return -1;
+    switch (op) {
+    case OP_START:
+        r = virDomainCreate(dom); /* restores the managed save image if any */
+        break;
+    case OP_SHUTDOWN:
+        r = virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN);
+        break;
+    case OP_DESTROY:
+        r = virDomainDestroy(dom);
+        break;
+    case OP_SUSPEND:
+        r = virDomainManagedSave(dom, VIR_DOMAIN_SAVE_RUNNING);
+        break;
+    case OP_PAUSE:
+        r = virDomainSuspend(dom);
+        break;
+    case OP_RESUME:
+        r = virDomainResume(dom);
+        break;
+    case OP_REBOOT:
+        r = virDomainReboot(dom, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN);
+        break;
+    case OP_RESET:
+        r = virDomainReset(dom, 0);
+        break;
+    case OP_LAST:
+        break;
+    }
+    if (r < 0)
+        lv_error(err, op_names[op], name);
+    virDomainFree(dom);
+    return r < 0 ? -1 : 0;
+}
+
+static int lv_start(void *h, const char *name, err_t *err)
+{
+    return lv_do(h, name, OP_START, err);
+}
+
+static int lv_shutdown(void *h, const char *name, err_t *err)
+{
+    return lv_do(h, name, OP_SHUTDOWN, err);
+}
+
+static int lv_destroy(void *h, const char *name, err_t *err)
+{
+    return lv_do(h, name, OP_DESTROY, err);
+}
+
+static int lv_suspend(void *h, const char *name, err_t *err)
+{
+    return lv_do(h, name, OP_SUSPEND, err);
+}
+
+static int lv_pause(void *h, const char *name, err_t *err)
+{
+    return lv_do(h, name, OP_PAUSE, err);
+}
+
+static int lv_resume(void *h, const char *name, err_t *err)
+{
+    return lv_do(h, name, OP_RESUME, err);
+}
+
+static int lv_reboot(void *h, const char *name, bool hard, err_t *err)
+{
+    return lv_do(h, name, hard ? OP_RESET : OP_REBOOT, err);
+}
+
+static int lv_state(void *h, const char *name, hv_state_t *st, err_t *err)
+{
+    lv_t *l = h;
+    virDomainPtr dom = virDomainLookupByName(l->conn, name);
+    int rc = 0;
+
+    *st = HV_STATE_NONE;
+    if (!dom) {
+        virErrorPtr e = virGetLastError();
+        if (e && e->code == VIR_ERR_NO_DOMAIN) {
+            virResetLastError();
+            return 0;
+        }
+        lv_error(err, "look up", name);
+        return -1;
+    }
+    if (lv_state_of(dom, st) < 0) {
+        lv_error(err, "read the state of", name);
+        rc = -1;
+    }
+    virDomainFree(dom);
+    return rc;
+}
+
+static char *vm_uid_of(virDomainPtr dom)
+{
+    char *meta = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, DOMAIN_XMLNS,
+                                      VIR_DOMAIN_AFFECT_CURRENT);
+    char *uid;
+
+    if (!meta) {
+        virResetLastError(); /* a foreign domain: no metadata of ours */
+        return NULL;
+    }
+    uid = domain_metadata_vm_uid(meta);
+    free(meta);
+    return uid;
+}
+
+static GPtrArray *lv_list(void *h, err_t *err)
+{
+    lv_t *l = h;
+    virDomainPtr *doms = NULL;
+    GPtrArray *out;
+    int n = virConnectListAllDomains(l->conn, &doms, 0);
+
+    if (n < 0) {
+        virErrorPtr e = virGetLastError();
+        err_set(err, ERR_INTERNAL, "Cannot list the domains: %s",
+                e && e->message ? e->message : "libvirt gave no reason");
+        virResetLastError();
+        return NULL;
+    }
+    out = g_ptr_array_new_full((guint)n, (GDestroyNotify)hv_domain_info_free);
+    for (int i = 0; i < n; i++) {
+        hv_domain_info_t *di = g_new0(hv_domain_info_t, 1);
+        di->name = g_strdup(virDomainGetName(doms[i]));
+        di->vm_uid = vm_uid_of(doms[i]);
+        if (lv_state_of(doms[i], &di->state) < 0) {
+            /* Undefined between the listing and now. */
+            virResetLastError();
+            hv_domain_info_free(di);
+        } else {
+            g_ptr_array_add(out, di);
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return out;
+}
+
+/* Live when it runs, and in the definition when it has one. */
+static unsigned int device_flags(virDomainPtr dom)
+{
+    unsigned int flags = 0;
+
+    if (virDomainIsActive(dom) == 1)
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    if (virDomainIsPersistent(dom) == 1)
+        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+    virResetLastError();
+    return flags;
+}
+
+static int lv_attach_disk(void *h, const char *name, const json_t *disk, err_t *err)
+{
+    char *xml = domain_render_disk(disk, err);
+    virDomainPtr dom;
+    int rc = -1;
+
+    if (!xml)
+        return -1;
+    if (!(dom = lv_lookup(h, name, "attach a disk to", err)))
+        goto out;
+    if (virDomainAttachDeviceFlags(dom, xml, device_flags(dom)) < 0)
+        lv_error(err, "attach a disk to", name);
+    else
+        rc = 0;
+    virDomainFree(dom);
+out:
+    g_free(xml);
+    return rc;
+}
+
+static int lv_detach_disk(void *h, const char *name, const char *target, err_t *err)
+{
+    virDomainPtr dom = lv_lookup(h, name, "detach a disk from", err);
+    char *domain_xml = NULL, *xml = NULL;
+    unsigned int flags;
+    int rc = -1;
+
+    if (!dom)
+        return -1;
+    flags = device_flags(dom);
+    /* The definition's element when there is one: it has no live-only parts. */
+    domain_xml = virDomainGetXMLDesc(dom, flags & VIR_DOMAIN_AFFECT_CONFIG
+                                              ? VIR_DOMAIN_XML_INACTIVE
+                                              : 0);
+    if (!domain_xml) {
+        lv_error(err, "detach a disk from", name);
+        goto out;
+    }
+    if (!(xml = domain_xml_disk_dup(domain_xml, target, err)))
+        goto out;
+    if (virDomainDetachDeviceFlags(dom, xml, flags) < 0) {
+        lv_error(err, "detach a disk from", name);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(domain_xml);
+    g_free(xml);
+    virDomainFree(dom);
+    return rc;
+}
+
+/* QEMU's pid, from the pid file libvirt keeps for a running domain. */
+static int lv_pid(void *h, const char *name)
+{
+    lv_t *l = h;
+    virDomainPtr dom;
+    char *path, *text;
+    int pid = 0;
+    bool running;
+
+    if (!l->run_dir || strchr(name, '/'))
+        return 0;
+    dom = virDomainLookupByName(l->conn, name);
+    if (!dom) {
+        virResetLastError();
+        return 0;
+    }
+    running = virDomainIsActive(dom) == 1;
+    virResetLastError();
+    virDomainFree(dom);
+    if (!running)
+        return 0;
+    path = g_strdup_printf("%s/%s.pid", l->run_dir, name);
+    text = fs_read_all(path, PID_FILE_MAX, NULL, NULL);
+    if (text) {
+        char *end;
+        long v = strtol(text, &end, 10);
+        if (end != text && v > 0 && v <= INT32_MAX && kill((pid_t)v, 0) == 0)
+            pid = (int)v;
+    }
+    g_free(text);
+    g_free(path);
+    return pid;
+}
+
+const hv_ops_t hv_libvirt_ops = {
+    .name = "libvirt",
+    .open = lv_open,
+    .close = lv_close,
+    .accel = lv_accel,
+    .define = lv_define,
+    .undefine = lv_undefine,
+    .start = lv_start,
+    .shutdown = lv_shutdown,
+    .destroy = lv_destroy,
+    .suspend = lv_suspend,
+    .pause = lv_pause,
+    .resume = lv_resume,
+    .reboot = lv_reboot,
+    .state = lv_state,
+    .list = lv_list,
+    .attach_disk = lv_attach_disk,
+    .detach_disk = lv_detach_disk,
+    .pid = lv_pid,
+};
