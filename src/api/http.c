@@ -250,7 +250,9 @@ int apiserver_start(apiserver_t *srv, const char *cert_pem, const char *key_pem,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char port[16];
+    /* poll(), not select(): connections past fd 1024 (a thousand watches) must work. */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL |
                      MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_SUPPRESS_DATE_NO_CLOCK;
     int rc;
 

@@ -19,6 +19,7 @@
 #include "util/log.h"
 
 #define WATCH_BOOKMARK_EVERY_US (30 * G_USEC_PER_SEC)
+#define WATCH_CHUNK (64 * 1024) /* bytes gathered into one chunk at most */
 
 typedef struct watch_stream {
     apiserver_t *srv;
@@ -127,18 +128,21 @@ static void handle_event(watch_stream_t *ws, const store_event_t *ev)
     }
 }
 
-/* Fill ws->buf with at least one line, or decide the stream is over. */
+/* Fill ws->buf with every event that is ready (up to WATCH_CHUNK bytes), so
+ * one chunk carries a burst; block only while there is nothing to send.  A
+ * closed client is noticed while idle, at least once a second. */
 static void produce(watch_stream_t *ws)
 {
     err_t err = ERR_INIT;
 
-    while (ws->buf->len == ws->off && !ws->done) {
+    while (!ws->done && ws->buf->len - ws->off < WATCH_CHUNK) {
         gint64 now = g_get_monotonic_time();
+        bool have = ws->buf->len > ws->off;
         store_event_t ev = {0};
         int rc;
 
         if (ws->initial) {
-            while (ws->initial_pos < ws->initial->len && ws->buf->len < 64 * 1024) {
+            while (ws->initial_pos < ws->initial->len && ws->buf->len - ws->off < WATCH_CHUNK) {
                 store_obj_t *o = ws->initial->pdata[ws->initial_pos++];
                 if (matches(ws, o))
                     emit(ws, "ADDED", o);
@@ -151,7 +155,7 @@ static void produce(watch_stream_t *ws)
             }
             continue;
         }
-        if (ws->srv->stopping || now >= ws->deadline || client_gone(ws->fd)) {
+        if (ws->srv->stopping || now >= ws->deadline) {
             ws->done = true;
             break;
         }
@@ -160,14 +164,18 @@ static void produce(watch_stream_t *ws)
             ws->next_bookmark = now + WATCH_BOOKMARK_EVERY_US;
             continue;
         }
-        gint64 wait_us = MIN(ws->deadline - now, G_USEC_PER_SEC);
-        rc = store_watch_next(ws->sw, &ev, (int)(wait_us / 1000) + 1, &err);
+        gint64 wait_us = have ? 0 : MIN(ws->deadline - now, G_USEC_PER_SEC);
+        rc = store_watch_next(ws->sw, &ev, (int)(wait_us / 1000) + (have ? 0 : 1), &err);
         if (rc > 0) {
             handle_event(ws, &ev);
             store_event_clear(&ev);
         } else if (rc < 0) {
             emit_error(ws, &err);
             err_clear(&err);
+            ws->done = true;
+        } else if (have) {
+            break; /* nothing more right now: send what there is */
+        } else if (client_gone(ws->fd)) {
             ws->done = true;
         }
     }

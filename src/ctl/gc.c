@@ -82,30 +82,30 @@ static void link_dependent(gc_t *g, const char *key, const json_t *refs)
     g_hash_table_add(g->dirty_deps, g_strdup(key));
 }
 
-/* Record one object's current state (obj NULL: it is gone). */
+/* Record one object's current state (gone: it was deleted).  Most objects
+ * neither have owners nor are being deleted; those are not parsed. */
 static void gc_observe(gc_t *g, const store_obj_t *o, bool gone)
 {
-    json_t *j = ctl_parse_if(o, "\"uid\"");
-    const char *uid = json_path_str(j, "metadata.uid");
-    json_t *refs = json_path_get(j, "metadata.ownerReferences");
+    json_t *j;
 
-    if (!uid) {
-        json_decref(j);
+    if (!o->uid)
+        return;
+    if (g_hash_table_contains(g->owners_of, o->key))
+        unlink_dependent(g, o->key);
+    if (gone) {
+        g_hash_table_remove(g->uid_key, o->uid);
+        if (g_hash_table_contains(g->dependents, o->uid))
+            g_hash_table_add(g->dirty_owners, g_strdup(o->uid));
         return;
     }
-    unlink_dependent(g, o->key);
-    if (gone) {
-        g_hash_table_remove(g->uid_key, uid);
-        if (g_hash_table_contains(g->dependents, uid))
-            g_hash_table_add(g->dirty_owners, g_strdup(uid));
-    } else {
-        g_hash_table_insert(g->uid_key, g_strdup(uid), g_strdup(o->key));
-        if (json_array_size(refs) > 0)
-            link_dependent(g, o->key, refs);
-        if (json_path_get(j, "metadata.deletionTimestamp"))
-            g_hash_table_add(g->dirty_owners, g_strdup(uid));
+    g_hash_table_insert(g->uid_key, g_strdup(o->uid), g_strdup(o->key));
+    if (o->flags & STORE_OBJ_OWNED) {
+        j = store_obj_parse(o);
+        link_dependent(g, o->key, json_path_get(j, "metadata.ownerReferences"));
+        json_decref(j);
     }
-    json_decref(j);
+    if (o->flags & STORE_OBJ_DELETING)
+        g_hash_table_add(g->dirty_owners, g_strdup(o->uid));
 }
 
 static void gc_resync(ctl_t *c)

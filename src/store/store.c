@@ -33,6 +33,7 @@ void store_obj_unref(store_obj_t *o)
         return;
     free(o->key);
     free(o->json);
+    free(o->uid);
     json_decref(o->labels);
     free(o);
 }
@@ -42,10 +43,17 @@ json_t *store_obj_parse(const store_obj_t *o)
     return json_loadb(o->json, o->len, 0, NULL);
 }
 
-static store_obj_t *store_obj_new(const char *key, char *json, size_t len,
-                                  int64_t rv, json_t *labels)
+/* A version of `key` whose text is `json` (taken); what readers often need
+ * without parsing (labels, uid, flags) is taken from `obj`, the same object
+ * parsed, which the caller may change afterwards. */
+static store_obj_t *store_obj_new(const char *key, char *json, size_t len, int64_t rv,
+                                  const json_t *obj)
 {
     store_obj_t *o = calloc(1, sizeof(*o));
+    const json_t *md = json_object_get(obj, "metadata");
+    const json_t *labels = json_object_get(md, "labels");
+    const char *uid = json_string_value(json_object_get(md, "uid"));
+
     if (!o)
         abort();
     o->refs = 1;
@@ -53,21 +61,24 @@ static store_obj_t *store_obj_new(const char *key, char *json, size_t len,
     o->key = strdup(key);
     o->json = json;
     o->len = len;
-    o->labels = labels;
+    if (json_is_object(labels) && json_object_size(labels) > 0)
+        o->labels = json_deep_copy(labels);
+    o->uid = uid ? strdup(uid) : NULL;
+    if (json_array_size(json_object_get(md, "ownerReferences")) > 0)
+        o->flags |= STORE_OBJ_OWNED;
+    if (json_object_get(md, "deletionTimestamp"))
+        o->flags |= STORE_OBJ_DELETING;
+    if (json_array_size(json_object_get(md, "finalizers")) > 0)
+        o->flags |= STORE_OBJ_FINALIZERS;
     return o;
 }
 
 store_obj_t *store_obj_from_json(const char *key, const json_t *obj)
 {
     char *text = json_dumps(obj, JSON_COMPACT);
-    json_t *labels = json_path_get(obj, "metadata.labels");
     if (!text)
         abort();
-    if (json_is_object(labels) && json_object_size(labels) > 0)
-        labels = json_deep_copy(labels);
-    else
-        labels = NULL;
-    return store_obj_new(key, text, strlen(text), 0, labels);
+    return store_obj_new(key, text, strlen(text), 0, obj);
 }
 
 typedef struct store_req {
@@ -80,6 +91,7 @@ typedef struct store_req {
     store_obj_t *prev;
     err_t err;
     bool done;
+    GCond done_cond;   /* signalled, under q_mutex, when done is set */
     struct store_req *next;
 } store_req_t;
 
@@ -101,7 +113,6 @@ struct store {
 
     GMutex q_mutex;     /* guards the request queue */
     GCond q_cond;       /* new request queued */
-    GCond done_cond;    /* a batch finished */
     store_req_t *q_head, *q_tail;
     bool q_closing;     /* under q_mutex: refuse writes, stop the writer */
     GThread *writer;
@@ -121,25 +132,19 @@ static int store_load_one(void *ctx, const char *key, const char *value,
 {
     store_t *st = ctx;
     json_t *v = json_loadb(value, len, 0, NULL);
-    json_t *labels = NULL;
     char *copy;
 
     if (!v) {
         log_error("store: object %s does not parse; skipping it", key);
         return 0;
     }
-    labels = json_path_get(v, "metadata.labels");
-    if (json_is_object(labels) && json_object_size(labels) > 0)
-        json_incref(labels);
-    else
-        labels = NULL;
-    json_decref(v);
     copy = malloc(len + 1);
     if (!copy)
         abort();
     memcpy(copy, value, len);
     copy[len] = '\0';
-    store_obj_t *o = store_obj_new(key, copy, len, rv, labels);
+    store_obj_t *o = store_obj_new(key, copy, len, rv, v);
+    json_decref(v);
     g_tree_insert(st->index, o->key, o);
     return 0;
 }
@@ -157,7 +162,6 @@ store_t *store_open(const char *dir, const store_backend_ops_t *ops, err_t *err)
     g_cond_init(&st->ev_cond);
     g_mutex_init(&st->q_mutex);
     g_cond_init(&st->q_cond);
-    g_cond_init(&st->done_cond);
     st->index = g_tree_new_full(key_cmp, NULL, NULL,
                                 (GDestroyNotify)store_obj_unref);
     st->log = calloc(STORE_LOG_CAP, sizeof(store_event_t));
@@ -206,7 +210,6 @@ void store_close(store_t *st)
     g_cond_clear(&st->ev_cond);
     g_mutex_clear(&st->q_mutex);
     g_cond_clear(&st->q_cond);
-    g_cond_clear(&st->done_cond);
     free(st);
 }
 
@@ -294,9 +297,11 @@ store_obj_t *store_write(store_t *st, store_op_t op, const char *key,
     store_req_t req = {.op = op, .key = key, .obj = obj, .expect_rv = expect_rv};
     store_obj_t *res;
 
+    g_cond_init(&req.done_cond);
     g_mutex_lock(&st->q_mutex);
     if (st->q_closing) {
         g_mutex_unlock(&st->q_mutex);
+        g_cond_clear(&req.done_cond);
         json_decref(obj);
         err_set(err, ERR_UNAVAILABLE, "The store is shutting down.");
         return NULL;
@@ -307,9 +312,11 @@ store_obj_t *store_write(store_t *st, store_op_t op, const char *key,
         st->q_head = &req;
     st->q_tail = &req;
     g_cond_signal(&st->q_cond);
+    /* Each writer waits on its own condition: a batch wakes just its writers. */
     while (!req.done)
-        g_cond_wait(&st->done_cond, &st->q_mutex);
+        g_cond_wait(&req.done_cond, &st->q_mutex);
     g_mutex_unlock(&st->q_mutex);
+    g_cond_clear(&req.done_cond);
 
     res = req.result;
     store_obj_unref(req.prev);
@@ -338,7 +345,6 @@ static void batch_prepare(store_t *st, GHashTable *pending, store_req_t *r,
 {
     bool deleted;
     store_obj_t *cur = batch_lookup(st, pending, r->key, &deleted);
-    json_t *labels = NULL;
     char rvbuf[24];
     char *text;
 
@@ -367,12 +373,7 @@ static void batch_prepare(store_t *st, GHashTable *pending, store_req_t *r,
     text = json_dumps(r->obj, JSON_COMPACT);
     if (!text)
         abort();
-    labels = json_path_get(r->obj, "metadata.labels");
-    if (json_is_object(labels) && json_object_size(labels) > 0)
-        json_incref(labels);
-    else
-        labels = NULL;
-    r->result = store_obj_new(r->key, text, strlen(text), *rev, labels);
+    r->result = store_obj_new(r->key, text, strlen(text), *rev, r->obj);
     r->prev = store_obj_ref(cur);
     g_hash_table_insert(pending, r->result->key,
                         r->op == STORE_DELETE ? NULL : r->result);
@@ -493,10 +494,10 @@ static gpointer store_writer_main(gpointer data)
         g_mutex_lock(&st->q_mutex);
         for (r = batch; r;) {
             store_req_t *next = r->next;
-            r->done = true; /* r may vanish once done is seen */
+            r->done = true; /* r may vanish once its writer sees done */
+            g_cond_signal(&r->done_cond);
             r = next;
         }
-        g_cond_broadcast(&st->done_cond);
         g_mutex_unlock(&st->q_mutex);
     }
 }

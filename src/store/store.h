@@ -36,7 +36,14 @@ typedef struct store_obj {
     char *json;     /* the whole object, resourceVersion included */
     size_t len;
     json_t *labels; /* metadata.labels, or NULL; never modified */
+    char *uid;      /* metadata.uid, or NULL */
+    unsigned flags; /* STORE_OBJ_* */
 } store_obj_t;
+
+/* What a stored version's metadata holds, known without parsing it. */
+#define STORE_OBJ_OWNED 1u      /* has ownerReferences */
+#define STORE_OBJ_DELETING 2u   /* has a deletionTimestamp */
+#define STORE_OBJ_FINALIZERS 4u /* has finalizers */
 
 store_obj_t *store_obj_ref(store_obj_t *o);
 void store_obj_unref(store_obj_t *o);

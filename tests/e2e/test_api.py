@@ -12,6 +12,8 @@ import uuid
 import pytest
 
 VMS = "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines"
+# A kind no controller writes to, for tests of the API's own semantics.
+RPS = "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies"
 
 
 class Raw:
@@ -60,6 +62,13 @@ def vm(name, **spec):
             "metadata": {"name": name}, "spec": s}
 
 
+def rp(name, **spec):
+    s = {"folder": "f", "resourcePool": {"name": "pool"}}
+    s.update(spec)
+    return {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineSetResourcePolicy",
+            "metadata": {"name": name}, "spec": s}
+
+
 def test_health_and_version_without_token(server):
     r = Raw(server, token=None)
     for p in ["/healthz", "/livez", "/readyz"]:
@@ -104,57 +113,57 @@ def test_discovery(raw):
 
 
 def test_metadata_and_optimistic_concurrency(raw, ns):
-    st, a, _ = raw.request("POST", VMS % ns, vm("meta-1"))
+    st, a, _ = raw.request("POST", RPS % ns, rp("meta-1"))
     assert st == 201
     md = a["metadata"]
     assert md["uid"] and md["creationTimestamp"] and md["generation"] == 1
     assert md["namespace"] == ns
     rv1 = md["resourceVersion"]
     # Update with the current resourceVersion works and bumps generation.
-    a["spec"]["powerState"] = "PoweredOff"
-    st, b, _ = raw.request("PUT", VMS % ns + "/meta-1", a)
+    a["spec"]["folder"] = "g"
+    st, b, _ = raw.request("PUT", RPS % ns + "/meta-1", a)
     assert st == 200 and b["metadata"]["generation"] == 2
     assert int(b["metadata"]["resourceVersion"]) > int(rv1)
     assert b["metadata"]["uid"] == md["uid"]
     # A stale one is a 409 Conflict and changes nothing.
-    a["spec"]["powerState"] = "Suspended"
-    st, c, _ = raw.request("PUT", VMS % ns + "/meta-1", a)
+    a["spec"]["folder"] = "h"
+    st, c, _ = raw.request("PUT", RPS % ns + "/meta-1", a)
     assert st == 409 and c["reason"] == "Conflict"
-    st, cur, _ = raw.request("GET", VMS % ns + "/meta-1")
-    assert cur["spec"]["powerState"] == "PoweredOff"
+    st, cur, _ = raw.request("GET", RPS % ns + "/meta-1")
+    assert cur["spec"]["folder"] == "g"
     # A metadata-only change keeps the generation.
     cur["metadata"]["labels"] = {"x": "y"}
-    st, d, _ = raw.request("PUT", VMS % ns + "/meta-1", cur)
+    st, d, _ = raw.request("PUT", RPS % ns + "/meta-1", cur)
     assert st == 200 and d["metadata"]["generation"] == 2
     # Server-owned fields cannot be overwritten.
     d["metadata"]["uid"] = "forged"
     d["metadata"]["creationTimestamp"] = "2000-01-01T00:00:00Z"
-    st, e, _ = raw.request("PUT", VMS % ns + "/meta-1", d)
+    st, e, _ = raw.request("PUT", RPS % ns + "/meta-1", d)
     assert e["metadata"]["uid"] == md["uid"]
     assert e["metadata"]["creationTimestamp"] == md["creationTimestamp"]
     # Creating it again is AlreadyExists.
-    st, f, _ = raw.request("POST", VMS % ns, vm("meta-1"))
+    st, f, _ = raw.request("POST", RPS % ns, rp("meta-1"))
     assert st == 409 and f["reason"] == "AlreadyExists"
 
 
 def test_status_subresource(raw, ns):
-    st, a, _ = raw.request("POST", VMS % ns, dict(vm("stat-1"), status={"powerState": "PoweredOn"}))
-    assert st == 201 and "powerState" not in a.get("status", {}), "status is ignored on create"
-    a["status"] = {"powerState": "PoweredOn"}
-    a["spec"]["powerState"] = "Suspended"
-    st, b, _ = raw.request("PUT", VMS % ns + "/stat-1/status", a)
+    st, a, _ = raw.request("POST", RPS % ns, dict(rp("stat-1"), status={"resourcePoolName": "x"}))
+    assert st == 201 and not a.get("status"), "status is ignored on create"
+    a["status"] = {"clustermodules": [{"clusterMoID": "c1", "groupName": "g", "moduleUUID": "u"}]}
+    a["spec"]["folder"] = "changed"
+    st, b, _ = raw.request("PUT", RPS % ns + "/stat-1/status", a)
     assert st == 200
-    assert b["status"]["powerState"] == "PoweredOn"
-    assert b["spec"].get("powerState") != "Suspended", "a status write ignores spec"
+    assert b["status"]["clustermodules"][0]["clusterMoID"] == "c1"
+    assert b["spec"]["folder"] == "f", "a status write ignores spec"
     assert b["metadata"]["generation"] == 1
-    b["status"] = {"powerState": "PoweredOff"}
-    b["spec"]["powerState"] = "PoweredOff"
-    st, c, _ = raw.request("PUT", VMS % ns + "/stat-1", b)
-    assert c["status"]["powerState"] == "PoweredOn", "a spec write ignores status"
-    assert c["spec"]["powerState"] == "PoweredOff"
-    st, d, _ = raw.request("PATCH", VMS % ns + "/stat-1/status",
-                           {"status": {"uniqueID": "u-1"}}, ctype="application/merge-patch+json")
-    assert st == 200 and d["status"]["uniqueID"] == "u-1"
+    b["status"] = {}
+    b["spec"]["folder"] = "g"
+    st, c, _ = raw.request("PUT", RPS % ns + "/stat-1", b)
+    assert c["status"]["clustermodules"][0]["clusterMoID"] == "c1", "a spec write ignores status"
+    assert c["spec"]["folder"] == "g" and c["metadata"]["generation"] == 2
+    st, d, _ = raw.request("PATCH", RPS % ns + "/stat-1/status",
+                           {"status": {"clustermodules": None}}, ctype="application/merge-patch+json")
+    assert st == 200 and not d["status"].get("clustermodules")
 
 
 def test_generate_name(raw, ns):
@@ -239,11 +248,11 @@ def read_watch(raw, path, until, timeout=15):
 
 
 def test_watch_from_resource_version(raw, ns):
-    st, a, _ = raw.request("POST", VMS % ns, vm("wv-1"))
+    st, a, _ = raw.request("POST", RPS % ns, rp("wv-1"))
     rv = a["metadata"]["resourceVersion"]
-    raw.request("POST", VMS % ns, vm("wv-2"))
-    raw.request("DELETE", VMS % ns + "/wv-1")
-    events = read_watch(raw, VMS % ns + "?watch=1&resourceVersion=" + rv, lambda e: len(e) >= 2)
+    raw.request("POST", RPS % ns, rp("wv-2"))
+    raw.request("DELETE", RPS % ns + "/wv-1")
+    events = read_watch(raw, RPS % ns + "?watch=1&resourceVersion=" + rv, lambda e: len(e) >= 2)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("ADDED", "wv-2"), ("DELETED", "wv-1")]
     rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
@@ -251,9 +260,9 @@ def test_watch_from_resource_version(raw, ns):
 
 
 def test_watch_initial_state_bookmarks_and_timeout(raw, ns):
-    raw.request("POST", VMS % ns, vm("wb-1"))
+    raw.request("POST", RPS % ns, rp("wb-1"))
     t0 = time.time()
-    events = read_watch(raw, VMS % ns + "?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
+    events = read_watch(raw, RPS % ns + "?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
                         "&resourceVersionMatch=NotOlderThan&timeoutSeconds=2",
                         lambda e: False, timeout=20)
     assert time.time() - t0 < 10, "the stream ends on timeoutSeconds"
@@ -281,19 +290,19 @@ def test_watch_too_old_is_gone(fresh_server):
 
 
 def test_watch_delivers_every_event_in_order(raw, ns):
-    st, a, _ = raw.request("POST", VMS % ns, vm("ord-0"))
+    st, a, _ = raw.request("POST", RPS % ns, rp("ord-0"))
     rv = a["metadata"]["resourceVersion"]
     n = 200
     done = []
 
     def writer():
         for i in range(1, n + 1):
-            raw.request("POST", VMS % ns, vm("ord-%d" % i))
+            raw.request("POST", RPS % ns, rp("ord-%d" % i))
         done.append(True)
 
     t = threading.Thread(target=writer)
     t.start()
-    events = read_watch(raw, VMS % ns + "?watch=1&resourceVersion=" + rv, lambda e: len(e) >= n, timeout=60)
+    events = read_watch(raw, RPS % ns + "?watch=1&resourceVersion=" + rv, lambda e: len(e) >= n, timeout=60)
     t.join()
     assert [e["object"]["metadata"]["name"] for e in events] == ["ord-%d" % i for i in range(1, n + 1)]
 
@@ -325,37 +334,37 @@ def wait_gone(raw, path, timeout=15):
 
 
 def test_gc_background(raw, ns):
-    st, owner, _ = raw.request("POST", VMS % ns, vm("own-bg"))
+    st, owner, _ = raw.request("POST", RPS % ns, rp("own-bg"))
     st, dep, _ = raw.request("POST", CMS % ns, cm("dep-bg", [owner_ref(owner)]))
     assert st == 201
-    assert raw.request("DELETE", VMS % ns + "/own-bg")[0] == 200
+    assert raw.request("DELETE", RPS % ns + "/own-bg")[0] == 200
     assert wait_gone(raw, CMS % ns + "/dep-bg"), "a dependent goes with its owner"
 
 
 def test_gc_foreground(raw, ns):
-    st, owner, _ = raw.request("POST", VMS % ns, vm("own-fg"))
+    st, owner, _ = raw.request("POST", RPS % ns, rp("own-fg"))
     st, dep, _ = raw.request("POST", CMS % ns, dict(cm("dep-fg", [owner_ref(owner, blockOwnerDeletion=True)])))
     dep["metadata"]["finalizers"] = ["e2e.vmsvc/hold"]
     st, dep, _ = raw.request("PUT", CMS % ns + "/dep-fg", dep)
-    st, body, _ = raw.request("DELETE", VMS % ns + "/own-fg", {"propagationPolicy": "Foreground"})
+    st, body, _ = raw.request("DELETE", RPS % ns + "/own-fg", {"propagationPolicy": "Foreground"})
     assert st == 200
     time.sleep(1)
-    st, o, _ = raw.request("GET", VMS % ns + "/own-fg")
+    st, o, _ = raw.request("GET", RPS % ns + "/own-fg")
     assert st == 200 and "foregroundDeletion" in o["metadata"]["finalizers"]
     st, d, _ = raw.request("GET", CMS % ns + "/dep-fg")
     assert d["metadata"].get("deletionTimestamp"), "the dependent is being deleted first"
     raw.request("PATCH", CMS % ns + "/dep-fg", {"metadata": {"finalizers": None}},
                 ctype="application/merge-patch+json")
     assert wait_gone(raw, CMS % ns + "/dep-fg")
-    assert wait_gone(raw, VMS % ns + "/own-fg"), "the owner goes once its dependents are gone"
+    assert wait_gone(raw, RPS % ns + "/own-fg"), "the owner goes once its dependents are gone"
 
 
 def test_gc_orphan(raw, ns):
-    st, owner, _ = raw.request("POST", VMS % ns, vm("own-or"))
+    st, owner, _ = raw.request("POST", RPS % ns, rp("own-or"))
     raw.request("POST", CMS % ns, cm("dep-or", [owner_ref(owner)]))
-    st, body, _ = raw.request("DELETE", VMS % ns + "/own-or", {"propagationPolicy": "Orphan"})
+    st, body, _ = raw.request("DELETE", RPS % ns + "/own-or", {"propagationPolicy": "Orphan"})
     assert st == 200
-    assert wait_gone(raw, VMS % ns + "/own-or")
+    assert wait_gone(raw, RPS % ns + "/own-or")
     st, d, _ = raw.request("GET", CMS % ns + "/dep-or")
     assert st == 200 and not d["metadata"].get("ownerReferences")
 
@@ -468,34 +477,34 @@ def test_huge_and_deep_bodies(raw, ns):
     ("GET", "/apis/nosuch.group/v1/things", None, None, 404),
     ("GET", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/nope", None, None, 404),
     ("GET", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/a/b/c/d", None, None, 404),
-    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1",
+    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1",
      b'{"op":"nope"}', "application/json-patch+json", 400),
-    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1",
+    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1",
      b'[{"op":"explode","path":"/spec"}]', "application/json-patch+json", 400),
-    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1",
+    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1",
      b'[{"op":"remove","path":"/spec/nothing/here"}]', "application/json-patch+json", 422),
-    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1",
+    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1",
      b'{"spec":', "application/merge-patch+json", 400),
-    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1",
-     b'{"spec":{"powerState":"Sideways"}}', "application/merge-patch+json", 422),
-    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1",
+    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1",
+     b'{"spec":{"resourcePool":{"limits":{"cpu":"lots"}}}}', "application/merge-patch+json", 422),
+    ("PATCH", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1",
      b'{}', "text/plain", 415),
     ("GET", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines?limit=abc", None, None, 400),
     ("GET", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines?continue=%%%%%%", None, None, 400),
     ("GET", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines?watch=1&resourceVersion=abc",
      None, None, 400),
-    ("POST", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1", b"{}", "application/json", 405),
-    ("GET", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1/scale", None, None, 404),
-    ("DELETE", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachines/bp-1",
+    ("POST", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1", b"{}", "application/json", 405),
+    ("GET", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1/scale", None, None, 404),
+    ("DELETE", "/apis/vmoperator.vmware.com/v1alpha2/namespaces/%s/virtualmachinesetresourcepolicies/bp-1",
      b'{"propagationPolicy":"Sometimes"}', "application/json", 400),
 ])
 def test_bad_requests(raw, ns, method, path, body, ctype, code):
-    raw.request("POST", VMS % ns, vm("bp-1"))
-    before = raw.request("GET", VMS % ns + "/bp-1")[1]
+    raw.request("POST", RPS % ns, rp("bp-1"))
+    before = raw.request("GET", RPS % ns + "/bp-1")[1]
     st, doc, _ = raw.request(method, path % ns if "%s" in path else path, body, ctype=ctype or "application/json")
     assert st == code, doc
     assert doc["kind"] == "Status" and doc["code"] == code
-    after = raw.request("GET", VMS % ns + "/bp-1")[1]
+    after = raw.request("GET", RPS % ns + "/bp-1")[1]
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
 
@@ -520,8 +529,8 @@ def test_many_bad_requests_do_not_hurt(raw, ns):
 def test_python_client_list_watch_patch(server, api, ns):
     from kubernetes import client, watch
     co = client.CustomObjectsApi(api)
-    g, v, pl = "vmoperator.vmware.com", "v1alpha2", "virtualmachines"
-    co.create_namespaced_custom_object(g, v, ns, pl, vm("py-1"))
+    g, v, pl = "vmoperator.vmware.com", "v1alpha2", "virtualmachinesetresourcepolicies"
+    co.create_namespaced_custom_object(g, v, ns, pl, rp("py-1"))
     lst = co.list_namespaced_custom_object(g, v, ns, pl)
     assert [i["metadata"]["name"] for i in lst["items"]] == ["py-1"]
     rv = lst["metadata"]["resourceVersion"]
@@ -538,12 +547,12 @@ def test_python_client_list_watch_patch(server, api, ns):
     t = threading.Thread(target=watcher)
     t.start()
     time.sleep(0.5)
-    co.create_namespaced_custom_object(g, v, ns, pl, vm("py-2"))
-    co.patch_namespaced_custom_object(g, v, ns, pl, "py-1", {"spec": {"powerState": "PoweredOff"}})
+    co.create_namespaced_custom_object(g, v, ns, pl, rp("py-2"))
+    co.patch_namespaced_custom_object(g, v, ns, pl, "py-1", {"spec": {"folder": "patched"}})
     co.delete_namespaced_custom_object(g, v, ns, pl, "py-2")
     t.join(20)
     assert got == [("ADDED", "py-2"), ("MODIFIED", "py-1"), ("DELETED", "py-2")]
-    assert co.get_namespaced_custom_object(g, v, ns, pl, "py-1")["spec"]["powerState"] == "PoweredOff"
+    assert co.get_namespaced_custom_object(g, v, ns, pl, "py-1")["spec"]["folder"] == "patched"
 
     core = client.CoreV1Api(api)
     core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="py-cm"),
