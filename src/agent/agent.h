@@ -19,10 +19,11 @@
 #ifndef VMSVC_AGENT_H
 #define VMSVC_AGENT_H
 
+#include "api/admit.h"
 #include "api/api.h"
 #include "hv/hv.h"
 
-#define AGENT_FINALIZER "vmoperator.vmware.com/virtualmachine"
+#define AGENT_FINALIZER ADMIT_VM_FINALIZER
 
 typedef struct agent_opts {
     const char *data_dir;

@@ -63,6 +63,8 @@ int admit(const resource_t *res, json_t *obj, const json_t *old, err_t *err)
 
     if (!is_vm(res))
         return 0;
+    if (!old)
+        meta_add_finalizer(obj, ADMIT_VM_FINALIZER);
     if (admit_restart(obj, old, err) < 0)
         rc = -1;
     if (admit_power(obj, old, err) < 0)

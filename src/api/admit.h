@@ -5,6 +5,8 @@
  * and refuse it with ERR_INVALID and field causes.
  *
  * VirtualMachine:
+ *   - a new VM gets the finalizer ADMIT_VM_FINALIZER, so that its disks and
+ *     domain are cleaned up before it goes, however fast it is deleted;
  *   - spec.nextRestartTime: empty on create; on update "now" (any case)
  *     becomes the current time, anything else must be the stored value;
  *   - spec.bootstrap: one provider at a time and the other rules of
@@ -17,6 +19,8 @@
 
 #include "model/schema.h"
 #include "util/err.h"
+
+#define ADMIT_VM_FINALIZER "vmoperator.vmware.com/virtualmachine"
 
 /* `old` is the stored object for an update, NULL for a create. */
 int admit(const resource_t *res, json_t *obj, const json_t *old, err_t *err);

@@ -19,6 +19,7 @@
 
 #define STORE_LOG_CAP 16384 /* events kept for watches */
 #define STORE_BATCH_MAX 512 /* writes per group commit */
+#define STORE_WAKE_GAP_US 5000 /* watch wake-ups are at least this far apart */
 
 store_obj_t *store_obj_ref(store_obj_t *o)
 {
@@ -107,8 +108,11 @@ struct store {
     size_t log_len;
     int64_t log_base;   /* events after this revision are in the log */
 
-    GMutex ev_mutex;    /* with ev_cond: wakes watchers */
-    GCond ev_cond;
+    GMutex ev_mutex;    /* guards waiters, changed, ev_closing */
+    GPtrArray *waiters; /* sleeping watches (store_watch_t*), each woken on its own */
+    GPtrArray *changed; /* keys committed since the last wake-up (char*) */
+    GCond changed_cond; /* the notifier waits on it for `changed` */
+    GThread *notifier;
     bool ev_closing;    /* under ev_mutex: wake and end every watch */
 
     GMutex q_mutex;     /* guards the request queue */
@@ -150,6 +154,8 @@ static int store_load_one(void *ctx, const char *key, const char *value,
 }
 
 static gpointer store_writer_main(gpointer data);
+static gpointer store_notifier_main(gpointer data);
+static void wake_waiters(store_t *st, GPtrArray *keys);
 
 store_t *store_open(const char *dir, const store_backend_ops_t *ops, err_t *err)
 {
@@ -159,7 +165,9 @@ store_t *store_open(const char *dir, const store_backend_ops_t *ops, err_t *err)
     st->ops = ops;
     g_rw_lock_init(&st->lock);
     g_mutex_init(&st->ev_mutex);
-    g_cond_init(&st->ev_cond);
+    st->waiters = g_ptr_array_new();
+    st->changed = g_ptr_array_new_with_free_func(free);
+    g_cond_init(&st->changed_cond);
     g_mutex_init(&st->q_mutex);
     g_cond_init(&st->q_cond);
     st->index = g_tree_new_full(key_cmp, NULL, NULL,
@@ -177,6 +185,7 @@ store_t *store_open(const char *dir, const store_backend_ops_t *ops, err_t *err)
     log_info("store: %s backend loaded %d objects at revision %lld", ops->name,
              g_tree_nnodes(st->index), (long long)st->rev);
     st->writer = g_thread_new("store-writer", store_writer_main, st);
+    st->notifier = g_thread_new("store-notify", store_notifier_main, st);
     return st;
 
 fail:
@@ -197,8 +206,11 @@ void store_close(store_t *st)
     }
     g_mutex_lock(&st->ev_mutex);
     st->ev_closing = true;
-    g_cond_broadcast(&st->ev_cond);
+    wake_waiters(st, NULL);
+    g_cond_signal(&st->changed_cond);
     g_mutex_unlock(&st->ev_mutex);
+    if (st->notifier)
+        g_thread_join(st->notifier);
     if (st->be)
         st->ops->close(st->be);
     for (size_t i = 0; i < st->log_len; i++)
@@ -207,7 +219,9 @@ void store_close(store_t *st)
     g_tree_destroy(st->index);
     g_rw_lock_clear(&st->lock);
     g_mutex_clear(&st->ev_mutex);
-    g_cond_clear(&st->ev_cond);
+    g_ptr_array_unref(st->waiters);
+    g_ptr_array_unref(st->changed);
+    g_cond_clear(&st->changed_cond);
     g_mutex_clear(&st->q_mutex);
     g_cond_clear(&st->q_cond);
     free(st);
@@ -450,8 +464,12 @@ static void batch_run(store_t *st, store_req_t *batch)
         st->writes += muts->len;
         g_rw_lock_writer_unlock(&st->lock);
 
+        /* The notifier wakes the watches these keys concern. */
         g_mutex_lock(&st->ev_mutex);
-        g_cond_broadcast(&st->ev_cond);
+        for (r = batch; r; r = r->next)
+            if (r->result)
+                g_ptr_array_add(st->changed, strdup(r->key));
+        g_cond_signal(&st->changed_cond);
         g_mutex_unlock(&st->ev_mutex);
     }
 
@@ -509,7 +527,56 @@ struct store_watch {
     char *prefix;
     size_t plen;
     int64_t cursor; /* every event with rv <= cursor has been handled */
+    GCond cond;     /* with st->ev_mutex: this watch sleeps on it */
+    bool woken;     /* under st->ev_mutex */
+    guint slot;     /* under st->ev_mutex: its index in st->waiters while asleep */
 };
+
+/* Under ev_mutex: wake the sleeping watches that `keys` concern (NULL: all
+ * of them).  A watch wakes only for keys under its prefix, so commits
+ * elsewhere (events, other kinds) cost it nothing. */
+static void wake_waiters(store_t *st, GPtrArray *keys)
+{
+    for (guint i = 0; i < st->waiters->len; i++) {
+        store_watch_t *w = st->waiters->pdata[i];
+        bool hit = keys == NULL;
+        for (guint k = 0; keys && k < keys->len && !hit; k++)
+            hit = strncmp(keys->pdata[k], w->prefix, w->plen) == 0;
+        if (hit && !w->woken) {
+            w->woken = true;
+            g_cond_signal(&w->cond);
+        }
+    }
+}
+
+/* Wakes watches for committed changes.  The first change after a quiet
+ * spell wakes them at once; changes that follow within STORE_WAKE_GAP_US
+ * are gathered into one wake-up, so a burst of commits costs each watch a
+ * few wake-ups instead of one per commit. */
+static gpointer store_notifier_main(gpointer data)
+{
+    store_t *st = data;
+    GPtrArray *keys = g_ptr_array_new_with_free_func(free);
+
+    g_mutex_lock(&st->ev_mutex);
+    while (!st->ev_closing) {
+        if (st->changed->len == 0) {
+            g_cond_wait(&st->changed_cond, &st->ev_mutex);
+            continue;
+        }
+        GPtrArray *t = keys;
+        keys = st->changed;
+        st->changed = t;
+        wake_waiters(st, keys);
+        g_ptr_array_set_size(keys, 0);
+        g_mutex_unlock(&st->ev_mutex);
+        g_usleep(STORE_WAKE_GAP_US);
+        g_mutex_lock(&st->ev_mutex);
+    }
+    g_mutex_unlock(&st->ev_mutex);
+    g_ptr_array_unref(keys);
+    return NULL;
+}
 
 void store_event_clear(store_event_t *ev)
 {
@@ -538,6 +605,7 @@ store_watch_t *store_watch_open(store_t *st, const char *prefix, int64_t from_re
     w->prefix = strdup(prefix);
     w->plen = strlen(prefix);
     w->cursor = from_rev;
+    g_cond_init(&w->cond);
     return w;
 }
 
@@ -604,11 +672,25 @@ int store_watch_next(store_watch_t *w, store_event_t *ev, int timeout_ms, err_t 
             err_set(err, ERR_UNAVAILABLE, "The store is shutting down.");
             return -1;
         }
-        /* Sleep only if nothing was committed since the scan. */
-        if (store_revision(st) == seen &&
-            !g_cond_wait_until(&st->ev_cond, &st->ev_mutex, deadline)) {
+        /* Sleep only if nothing was committed since the scan; a commit
+         * after this point finds this watch among the waiters. */
+        if (store_revision(st) == seen) {
+            bool woken;
+            w->woken = false;
+            w->slot = st->waiters->len;
+            g_ptr_array_add(st->waiters, w);
+            while (!w->woken && !st->ev_closing &&
+                   g_cond_wait_until(&w->cond, &st->ev_mutex, deadline))
+                ;
+            woken = w->woken || st->ev_closing;
+            /* Swap-remove by slot: a thousand sleepers leave in O(1) each. */
+            g_ptr_array_remove_index_fast(st->waiters, w->slot);
+            if (w->slot < st->waiters->len)
+                ((store_watch_t *)st->waiters->pdata[w->slot])->slot = w->slot;
             g_mutex_unlock(&st->ev_mutex);
-            return 0;
+            if (!woken)
+                return 0;
+            continue;
         }
         g_mutex_unlock(&st->ev_mutex);
         if (g_get_monotonic_time() >= deadline)
@@ -620,6 +702,7 @@ void store_watch_close(store_watch_t *w)
 {
     if (!w)
         return;
+    g_cond_clear(&w->cond);
     free(w->prefix);
     free(w);
 }
