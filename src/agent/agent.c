@@ -484,12 +484,15 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
                                     json_integer(MAX(1, lcpu / 10 / MAX(vcpus, 1))));
             json_object_set_new(spec, "cpu", cpu);
         }
-        if (rmem >= mem || lmem) {
+        if ((rmem >= mem && mem > 0) || lmem) {
+            /* A full memory reservation is allocated up front, so the guest never
+             * waits for (or is refused) memory the host promised it; admission
+             * already made sure reservations never exceed what the host offers.
+             * A memory limit caps the guest plus what QEMU itself uses. */
             json_t *mt = json_object();
             if (rmem >= mem && mem > 0)
-                json_object_set_new(mt, "locked", json_true());
-            /* Locked memory needs a hard limit; QEMU itself needs room above the guest's. */
-            if (lmem || rmem >= mem)
+                json_object_set_new(mt, "preallocate", json_true());
+            if (lmem)
                 json_object_set_new(mt, "hardLimitMiB",
                                     json_integer((MAX(lmem, mem) / (1024 * 1024)) + 512));
             json_object_set_new(spec, "memoryTune", mt);
@@ -921,25 +924,6 @@ fail:
 
 /* ---- start and stop ------------------------------------------------------------ */
 
-static int write_qemu_conf(const char *root, err_t *err)
-{
-    /* The embedded driver reads <root>/etc/qemu.conf.  QEMU runs as the
-     * service's own user (the data directory is private to it), and its
-     * output goes to files since no virtlogd runs. */
-    static const char conf[] = "# Written by vmsvc; changes are overwritten at start.\n"
-                               "user = \"root\"\n"
-                               "group = \"root\"\n"
-                               "stdio_handler = \"file\"\n";
-    char *etc = g_build_filename(root, "etc", NULL);
-    char *path = g_build_filename(etc, "qemu.conf", NULL);
-    int rc = fs_mkdir_p(etc, 0700, err);
-    if (rc == 0)
-        rc = fs_write_atomic(path, conf, sizeof(conf) - 1, 0600, err);
-    g_free(etc);
-    g_free(path);
-    return rc;
-}
-
 agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
 {
     agent_t *a = g_new0(agent_t, 1);
@@ -963,8 +947,6 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
     a->soft_since = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     a->ev = event_recorder_new(srv, "vmsvc-agent");
 
-    if (!o->libvirt_uri && o->hv_ops == &hv_libvirt_ops && write_qemu_conf(root, err) < 0)
-        goto fail;
     if (!(a->hv = hv_open(o->hv_ops, &ho, err)))
         goto fail;
     if (register_node(a, err) < 0)

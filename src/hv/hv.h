@@ -122,7 +122,8 @@ int hv_pid(hv_driver_t *d, const char *name);
  *   firmware    "bios" | "efi"
  *   nvramPath   EFI variable store (efi only)
  *   cpu         {"sharesPerVCPU": n, "quotaPercent": n}  optional cputune
- *   memoryTune  {"locked": bool, "hardLimitMiB": n}      optional
+ *   memoryTune  {"locked": bool, "preallocate": bool, "hardLimitMiB": n}  optional
+ *               (locked needs hardLimitMiB and the right to raise RLIMIT_MEMLOCK)
  *   disks       [{"path", "format": "qcow2"|"raw", "target": "vda",
  *                 "bus": "virtio"|"sata", "device": "disk"|"cdrom",
  *                 "readonly": bool, "boot": n}]

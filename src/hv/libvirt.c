@@ -44,6 +44,8 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include <glib/gstdio.h>
 
@@ -504,6 +506,96 @@ static void lv_free(lv_t *l)
     g_free(l);
 }
 
+/* Whether libvirt's status file of a running domain says its start never
+ * finished: paused "starting up", or a start job still recorded. */
+static bool status_half_started(const char *path)
+{
+    xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING |
+                                                XML_PARSE_NOERROR);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    bool half = false;
+
+    if (root && !xmlStrcmp(root->name, BAD_CAST "domstatus")) {
+        xmlChar *state = xmlGetProp(root, BAD_CAST "state");
+        xmlChar *reason = xmlGetProp(root, BAD_CAST "reason");
+        half = state && reason && !xmlStrcmp(state, BAD_CAST "paused") &&
+               !xmlStrcmp(reason, BAD_CAST "starting up");
+        for (xmlNodePtr n = root->children; n && !half; n = n->next) {
+            xmlChar *async;
+            if (n->type != XML_ELEMENT_NODE || xmlStrcmp(n->name, BAD_CAST "job"))
+                continue;
+            async = xmlGetProp(n, BAD_CAST "async");
+            half = async && !xmlStrcmp(async, BAD_CAST "start");
+            xmlFree(async);
+        }
+        xmlFree(state);
+        xmlFree(reason);
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+    return half;
+}
+
+/* A QEMU process of ours, by its pid file, or 0. */
+static pid_t qemu_pid_from_file(const char *pidfile)
+{
+    err_t err = ERR_INIT;
+    char *text = fs_read_all(pidfile, 64, NULL, &err), *cmd = NULL, *path;
+    long pid = text ? strtol(text, NULL, 10) : 0;
+    gsize len = 0;
+    bool qemu = false;
+
+    err_clear(&err);
+    g_free(text);
+    if (pid <= 1)
+        return 0;
+    path = g_strdup_printf("/proc/%ld/cmdline", pid);
+    if (g_file_get_contents(path, &cmd, &len, NULL))
+        qemu = g_strstr_len(cmd, (gssize)len, "qemu") != NULL;
+    g_free(cmd);
+    g_free(path);
+    return qemu ? (pid_t)pid : 0;
+}
+
+/* Domains in the embedded root whose start was cut off by the death of the
+ * process that started them (QEMU may run, but libvirt's start job never
+ * finished and, recorded in the status file, would block every later
+ * operation on them).  Before connecting, their QEMU is stopped and their
+ * status removed, so that libvirt sees them shut off and the agent starts
+ * them afresh. */
+static void recover_interrupted_starts(const char *run_dir)
+{
+    GDir *d = g_dir_open(run_dir, 0, NULL);
+    const char *n;
+
+    while (d && (n = g_dir_read_name(d))) {
+        char *xml, *name, *pidfile;
+        pid_t pid;
+        if (!g_str_has_suffix(n, ".xml"))
+            continue;
+        xml = g_build_filename(run_dir, n, NULL);
+        if (!status_half_started(xml)) {
+            g_free(xml);
+            continue;
+        }
+        name = g_strndup(n, strlen(n) - 4);
+        pidfile = g_strconcat(run_dir, "/", name, ".pid", NULL);
+        log_warn("hv: domain %s was left half-started by an earlier run; stopping it", name);
+        if ((pid = qemu_pid_from_file(pidfile)) > 0) {
+            kill(pid, SIGKILL);
+            for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
+                g_usleep(50 * 1000);
+        }
+        unlink(xml);
+        unlink(pidfile);
+        g_free(xml);
+        g_free(name);
+        g_free(pidfile);
+    }
+    if (d)
+        g_dir_close(d);
+}
+
 static void *lv_open(const hv_open_opts_t *o, err_t *err)
 {
     lv_t *l;
@@ -542,6 +634,8 @@ static void *lv_open(const hv_open_opts_t *o, err_t *err)
         g_free(root);
     }
 
+    if (!o->uri)
+        recover_interrupted_starts(l->run_dir);
     loop_ref();
     l->conn = virConnectOpen(l->uri);
     if (!l->conn) {

@@ -429,12 +429,13 @@ static int cpu_validate(const json_t *cpu, json_int_t vcpus, err_t *err)
 
 static int memtune_validate(const json_t *mt, json_int_t mem, err_t *err)
 {
-    static const char *const keys[] = {"locked", "hardLimitMiB", NULL};
+    static const char *const keys[] = {"locked", "preallocate", "hardLimitMiB", NULL};
     json_int_t limit;
-    bool locked;
+    bool locked, prealloc;
 
     if (check_object(mt, "memoryTune", err) < 0 || check_keys(mt, "memoryTune", keys, err) < 0 ||
         get_bool(mt, "memoryTune", "locked", &locked, err) < 0 ||
+        get_bool(mt, "memoryTune", "preallocate", &prealloc, err) < 0 ||
         get_int(mt, "memoryTune", "hardLimitMiB", false, mem, 2 * (json_int_t)DOMAIN_MAX_MEMORY_MIB,
                 0, &limit, err) < 0)
         return -1;
@@ -839,9 +840,16 @@ static void write_resources(xmlTextWriterPtr w, const json_t *spec)
         write_memory(w, "hard_limit", int_of(mt, "hardLimitMiB"));
         xw_close(w);
     }
-    if (bool_of(mt, "locked")) {
+    if (bool_of(mt, "locked") || bool_of(mt, "preallocate")) {
         xw_open(w, "memoryBacking");
-        xw_empty(w, "locked");
+        if (bool_of(mt, "locked"))
+            xw_empty(w, "locked");
+        if (bool_of(mt, "preallocate")) {
+            /* All guest memory is allocated when QEMU starts, not on first touch. */
+            xw_open(w, "allocation");
+            xw_attr(w, "mode", "immediate");
+            xw_close(w);
+        }
         xw_close(w);
     }
     xw_open(w, "vcpu");
