@@ -37,6 +37,36 @@ static int run_qemu_img(char **argv, char **out, err_t *err)
     return 0;
 }
 
+/* Run `qemu-img create OPTIONS... TMP SIZE` (`opts` is NULL-terminated) on a
+ * temporary name, then rename it to `path`. */
+static int create_atomic(const char *const *opts, const char *path, int64_t size, err_t *err)
+{
+    char *tmp = g_strconcat(path, ".tmp", NULL), sizebuf[32];
+    GPtrArray *argv = g_ptr_array_new();
+    int rc;
+
+    unlink(tmp);
+    snprintf(sizebuf, sizeof(sizebuf), "%lld", (long long)size);
+    g_ptr_array_add(argv, QEMU_IMG);
+    g_ptr_array_add(argv, "create");
+    g_ptr_array_add(argv, "-q");
+    for (const char *const *o = opts; *o; o++)
+        g_ptr_array_add(argv, (char *)*o);
+    g_ptr_array_add(argv, tmp);
+    g_ptr_array_add(argv, sizebuf);
+    g_ptr_array_add(argv, NULL);
+    rc = run_qemu_img((char **)argv->pdata, NULL, err);
+    g_ptr_array_unref(argv);
+    if (rc == 0 && rename(tmp, path) < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot rename %s: %s", tmp, strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0)
+        unlink(tmp);
+    g_free(tmp);
+    return rc;
+}
+
 int disk_info(const char *path, disk_info_t *out, err_t *err)
 {
     char *argv[] = {QEMU_IMG, "info", "--output=json", "-U", (char *)path, NULL};
@@ -64,8 +94,6 @@ int disk_overlay_create(const char *path, const char *backing, int64_t size, boo
                         err_t *err)
 {
     disk_info_t bi;
-    char *tmp, sizebuf[32], fmtopt[32];
-    int rc;
 
     if (g_file_test(path, G_FILE_TEST_EXISTS))
         return 0;
@@ -79,50 +107,24 @@ int disk_overlay_create(const char *path, const char *backing, int64_t size, boo
                 (long long)size, (long long)bi.virtual_size);
         return -1;
     }
-    tmp = g_strconcat(path, ".tmp", NULL);
-    unlink(tmp);
-    snprintf(sizebuf, sizeof(sizebuf), "%lld", (long long)size);
-    snprintf(fmtopt, sizeof(fmtopt), "%s", bi.format);
-    char *argv[] = {QEMU_IMG, "create", "-q", "-f", "qcow2", "-F", fmtopt, "-b", (char *)backing,
-                    "-o", thick ? "preallocation=falloc,extended_l2=on,cluster_size=128k"
+    const char *opts[] = {"-f", "qcow2", "-F", bi.format, "-b", backing, "-o",
+                          thick ? "preallocation=falloc,extended_l2=on,cluster_size=128k"
                                 : "cluster_size=64k",
-                    tmp, sizebuf, NULL};
-    rc = run_qemu_img(argv, NULL, err);
-    if (rc == 0 && rename(tmp, path) < 0) {
-        err_set(err, ERR_INTERNAL, "Cannot rename %s: %s", tmp, strerror(errno));
-        rc = -1;
-    }
-    if (rc < 0)
-        unlink(tmp);
-    g_free(tmp);
-    return rc;
+                          NULL};
+    return create_atomic(opts, path, size, err);
 }
 
 int disk_create(const char *path, int64_t size, bool thick, err_t *err)
 {
-    char *tmp, sizebuf[32];
-    int rc;
-
     if (g_file_test(path, G_FILE_TEST_EXISTS))
         return 0;
     if (size <= 0) {
         err_set(err, ERR_INVALID, "A disk needs a size above zero.");
         return -1;
     }
-    tmp = g_strconcat(path, ".tmp", NULL);
-    unlink(tmp);
-    snprintf(sizebuf, sizeof(sizebuf), "%lld", (long long)size);
-    char *argv[] = {QEMU_IMG, "create", "-q", "-f", "qcow2", "-o",
-                    thick ? "preallocation=falloc" : "preallocation=off", tmp, sizebuf, NULL};
-    rc = run_qemu_img(argv, NULL, err);
-    if (rc == 0 && rename(tmp, path) < 0) {
-        err_set(err, ERR_INTERNAL, "Cannot rename %s: %s", tmp, strerror(errno));
-        rc = -1;
-    }
-    if (rc < 0)
-        unlink(tmp);
-    g_free(tmp);
-    return rc;
+    const char *opts[] = {"-f", "qcow2", "-o", thick ? "preallocation=falloc" : "preallocation=off",
+                          NULL};
+    return create_atomic(opts, path, size, err);
 }
 
 int disk_remove(const char *path, err_t *err)

@@ -210,14 +210,7 @@ static void pvc_resync(ctl_t *c)
 static void pvc_idle(ctl_t *c)
 {
     pvcctl_t *p = c->state;
-    GHashTableIter it;
-    gpointer k;
-    GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
-    g_hash_table_iter_init(&it, p->dirty);
-    while (g_hash_table_iter_next(&it, &k, NULL)) {
-        g_ptr_array_add(keys, k);
-        g_hash_table_iter_steal(&it);
-    }
+    GPtrArray *keys = ctl_take_keys(p->dirty);
     for (guint i = 0; i < keys->len; i++)
         pvc_process(p, keys->pdata[i]);
     g_ptr_array_unref(keys);

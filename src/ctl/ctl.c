@@ -62,6 +62,19 @@ static gpointer ctl_main(gpointer p)
     return NULL;
 }
 
+GPtrArray *ctl_take_keys(GHashTable *set)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init(&it, set);
+    while (g_hash_table_iter_next(&it, &k, NULL)) {
+        g_ptr_array_add(out, k);
+        g_hash_table_iter_steal(&it);
+    }
+    return out;
+}
+
 json_t *ctl_parse_if(const store_obj_t *o, const char *needle)
 {
     if (!o || !g_strstr_len(o->json, (gssize)o->len, needle))

@@ -26,6 +26,10 @@ struct ctl {
 
 ctl_t *ctl_start(apiserver_t *srv, const ctl_ops_t *ops, void *state);
 
+/* Empty a set of keys (a GHashTable that owns them) into an array the
+ * caller frees, so that handling them may add keys again. */
+GPtrArray *ctl_take_keys(GHashTable *set);
+
 /* Parse a stored object only when its text mentions `needle` (a cheap
  * filter for controllers that care about a field few objects have). */
 json_t *ctl_parse_if(const store_obj_t *o, const char *needle);

@@ -258,24 +258,11 @@ out:
     g_ptr_array_unref(keys);
 }
 
-static GPtrArray *take_keys(GHashTable *set)
-{
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
-    GHashTableIter it;
-    gpointer k;
-    g_hash_table_iter_init(&it, set);
-    while (g_hash_table_iter_next(&it, &k, NULL)) {
-        g_ptr_array_add(out, k);
-        g_hash_table_iter_steal(&it);
-    }
-    return out;
-}
-
 static void gc_idle(ctl_t *c)
 {
     gc_t *g = c->state;
-    GPtrArray *deps = take_keys(g->dirty_deps);
-    GPtrArray *owners = take_keys(g->dirty_owners);
+    GPtrArray *deps = ctl_take_keys(g->dirty_deps);
+    GPtrArray *owners = ctl_take_keys(g->dirty_owners);
     for (guint i = 0; i < deps->len; i++)
         gc_check_dependent(c, deps->pdata[i]);
     for (guint i = 0; i < owners->len; i++)

@@ -134,15 +134,8 @@ static void ns_finish(ctl_t *c, const char *ns)
 static void ns_idle(ctl_t *c)
 {
     nsctl_t *n = c->state;
-    GHashTableIter it;
-    gpointer k;
-    GPtrArray *todo = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *todo = ctl_take_keys(n->dirty);
 
-    g_hash_table_iter_init(&it, n->dirty);
-    while (g_hash_table_iter_next(&it, &k, NULL)) {
-        g_ptr_array_add(todo, k);
-        g_hash_table_iter_steal(&it);
-    }
     for (guint i = 0; i < todo->len; i++) {
         const char *ns = todo->pdata[i];
         if (g_hash_table_contains(n->terminating, ns) && ns_empty(c, ns) == 0)

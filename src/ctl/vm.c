@@ -380,14 +380,7 @@ static void vm_idle(ctl_t *c)
     vmctl_t *v = c->state;
     /* Placing may free or take room and make more keys dirty: loop until done. */
     while (g_hash_table_size(v->dirty) > 0) {
-        GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
-        GHashTableIter it;
-        gpointer k;
-        g_hash_table_iter_init(&it, v->dirty);
-        while (g_hash_table_iter_next(&it, &k, NULL)) {
-            g_ptr_array_add(keys, k);
-            g_hash_table_iter_steal(&it);
-        }
+        GPtrArray *keys = ctl_take_keys(v->dirty);
         for (guint i = 0; i < keys->len; i++)
             vm_process(c, keys->pdata[i]);
         g_ptr_array_unref(keys);
