@@ -192,11 +192,38 @@ def test_power_off_on_suspend_resume_restart(host, vns):
 
 
 def test_trysoft_falls_back_to_hard(host, vns):
-    # The guest ignores ACPI until it is ready; power off right away.
-    make_vm(host, vns, "ts-1", powerOffMode="TrySoft")
-    wait_power(host, vns, "ts-1", "PoweredOn")
+    # This guest reports the power button and ignores it.
+    host.kubectl("create", "secret", "generic", "deaf", "-n", vns,
+                 "--from-literal=user-data=#cloud-config\n#vmsvc: ignore-powerdown\n")
+    make_vm(host, vns, "ts-1", powerOffMode="TrySoft",
+            bootstrap={"cloudInit": {"rawCloudConfig": {"name": "deaf", "key": "user-data"}}})
+    v = wait_guest(host, vns, "ts-1", "ready")
+    pid = qemu_pid(host, v)
     host.kubectl("patch", "vm", "ts-1", "-n", vns, "--type=merge", "-p", '{"spec":{"powerState":"PoweredOff"}}')
+    t0 = time.time()
     wait_power(host, vns, "ts-1", "PoweredOff", timeout=60)
+    assert time.time() - t0 >= 4, "the guest was given the soft-shutdown time (5 s) first"
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid), timeout=20, what="QEMU to end")
+    msgs = [m for r, m in events(host, vns, "ts-1") if r == "PoweredOff"]
+    assert msgs and "did not shut down within 5 s" in msgs[-1], msgs
+
+
+def test_efi_image_and_boot_disk_capacity(host, vns, tiny_image):
+    subprocess.run([VMSVC, "image", "import", tiny_image, "--name", "tiny-efi", "--firmware", "efi",
+                    "--data-dir", host.data_dir], check=True, capture_output=True)
+    wait_for(lambda: host.kubectl("get", "cvmi", "tiny-efi", check=False).returncode == 0)
+    make_vm(host, vns, "efi-1", imageName="tiny-efi", advanced={"bootDiskCapacity": "96Mi"})
+    v = wait_guest(host, vns, "efi-1", "ready", timeout=150)
+    uid = v["metadata"]["uid"]
+    xml = open(os.path.join(host.data_dir, "libvirt", "etc", "qemu", "vmsvc-%s.xml" % uid)).read()
+    assert "OVMF" in xml and "<nvram" in xml
+    disk = os.path.join(host.data_dir, "storage", "default", uid + ".qcow2")
+    info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", disk],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert info["virtual-size"] == 96 << 20
+    assert info["backing-filename"].endswith("/images/tiny-efi")
+    # The SMBIOS UUID the guest sees is the VM's biosUUID.
+    assert v["status"]["biosUUID"] in xml
 
 
 def test_guest_powering_itself_off_shows_in_status(host, vns):
