@@ -418,3 +418,63 @@ def test_kill9_during_creation_of_ten_vms(tiny_image):
         s.stop()
         s.kill_guests()
         subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+def iso_file(iso, name):
+    """One file of a seed ISO, read with xorriso."""
+    out = tempfile.mktemp()
+    subprocess.run(["xorriso", "-osirrox", "on", "-indev", iso, "-extract", "/" + name, out],
+                   check=True, capture_output=True)
+    with open(out) as f:
+        data = f.read()
+    os.unlink(out)
+    return data
+
+
+def test_sysprep_vapp_and_linuxprep_seeds(host, vns):
+    host.kubectl("create", "secret", "generic", "win", "-n", vns, "--from-literal=product-id=XXXXX-E2E42",
+                 "--from-literal=admin=Sup3r-Secret", "--from-literal=ip=10.11.12.13")
+    make_vm(host, vns, "win-1", powerState="PoweredOff", bootstrap={"sysprep": {"sysprep": {
+        "userData": {"fullName": "Jane Doe", "orgName": "E2E & Co", "productID": {"name": "win", "key": "product-id"}},
+        "guiUnattended": {"autoLogon": True, "autoLogonCount": 1,
+                          "password": {"name": "win", "key": "admin"}, "timeZone": 35}}}})
+    make_vm(host, vns, "vapp-1", powerState="PoweredOff", bootstrap={
+        "linuxPrep": {"timeZone": "America/Chicago", "hardwareClockIsUTC": True},
+        "vAppConfig": {"properties": [
+            {"key": "greeting", "value": {"value": "hello <world>"}},
+            {"key": "mgmt_ip", "value": {"from": {"name": "win", "key": "ip"}}}]}})
+    for name in ["win-1", "vapp-1"]:
+        wait_for(lambda: any(c["type"] == "VirtualMachineCreated" and c["status"] == "True"
+                             for c in vm(host, vns, name).get("status", {}).get("conditions", [])),
+                 what=name + " to be created")
+    win = vm(host, vns, "win-1")
+    iso = os.path.join(host.data_dir, "vms", win["metadata"]["uid"], "seed.iso")
+    unattend = iso_file(iso, "unattend.xml")
+    assert "XXXXX-E2E42" in unattend and "Jane Doe" in unattend and "E2E &amp; Co" in unattend
+    assert "Eastern Standard Time" in unattend
+    vapp = vm(host, vns, "vapp-1")
+    iso = os.path.join(host.data_dir, "vms", vapp["metadata"]["uid"], "seed.iso")
+    env = iso_file(iso, "ovf-env.xml")
+    assert 'oe:key="greeting"' in env and "hello &lt;world&gt;" in env and "10.11.12.13" in env
+    ud = iso_file(iso, "user-data")
+    assert "America/Chicago" in ud and "UTC" in ud
+    for v in (win, vapp):
+        dump = json.dumps(v) + json.dumps(events(host, vns, v["metadata"]["name"]))
+        assert "Sup3r-Secret" not in dump and "XXXXX-E2E42" not in dump
+    assert "Sup3r-Secret" not in host.log()
+
+
+def test_bootstrap_rules_refused_at_admission(host, vns):
+    p = host.kubectl("apply", "-n", vns, "-f", "-", check=False, input=yaml.safe_dump({
+        "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
+        "metadata": {"name": "two"}, "spec": {"className": "small", "imageName": "tiny",
+                                              "bootstrap": {"cloudInit": {"cloudConfig": {}},
+                                                            "sysprep": {"sysprep": {}}}}}))
+    assert p.returncode != 0 and "spec.bootstrap" in p.stderr, p.stderr
+    p = host.kubectl("apply", "-n", vns, "-f", "-", check=False, input=yaml.safe_dump({
+        "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
+        "metadata": {"name": "both"}, "spec": {"className": "small", "imageName": "tiny",
+                                               "bootstrap": {"cloudInit": {
+                                                   "cloudConfig": {}, "rawCloudConfig": {"name": "a", "key": "b"}}}}}))
+    assert p.returncode != 0 and "rawCloudConfig" in p.stderr, p.stderr
+    assert host.kubectl("get", "vm", "two", "-n", vns, check=False).returncode != 0
