@@ -69,6 +69,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
+            self.proc = None
             raise AssertionError("server did not stop on %s:\n%s" % (sig, self.log()[-4000:]))
         self.proc = None
         return rc

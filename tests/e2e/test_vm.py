@@ -55,9 +55,11 @@ def host(tiny_image):
     wait_for(lambda: s.kubectl("get", "cvmi", "tiny", check=False).returncode == 0,
              what="the image to be published")
     yield s
-    s.stop()
-    s.kill_guests()
-    subprocess.run(["ip", "netns", "del", netns], check=False)
+    try:
+        s.stop()
+    finally:
+        s.kill_guests()
+        subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 @pytest.fixture
@@ -415,9 +417,11 @@ def test_kill9_during_creation_of_ten_vms(tiny_image):
         disks = [f for f in os.listdir(os.path.join(d, "storage", "default")) if f.endswith(".qcow2")]
         assert sorted(disks) == sorted(u + ".qcow2" for u in uids), disks
     finally:
-        s.stop()
-        s.kill_guests()
-        subprocess.run(["ip", "netns", "del", netns], check=False)
+        try:
+            s.stop()
+        finally:
+            s.kill_guests()
+            subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 def iso_file(iso, name):
