@@ -14,9 +14,13 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VMSVC = os.environ.get("VMSVC_BIN", os.path.join(ROOT, "build", "vmsvc"))
-CONFORMANCE = os.path.join(os.path.dirname(ROOT), "shared", "conformance", "vm-operator-docs")
-if not os.path.isdir(CONFORMANCE):
-    CONFORMANCE = os.path.join(ROOT, "tests", "e2e", "conformance")
+# The documentation's manifests: VMSVC_CONFORMANCE, else the shared folder
+# beside this checkout, else the workplace's.
+CONFORMANCE = next((d for d in [os.environ.get("VMSVC_CONFORMANCE", ""),
+                                os.path.join(os.path.dirname(ROOT), "shared", "conformance",
+                                             "vm-operator-docs"),
+                                "/work/shared/conformance/vm-operator-docs"]
+                    if d and os.path.isdir(d)), "")
 
 
 class Server:
