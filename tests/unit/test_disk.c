@@ -14,8 +14,10 @@ static char *dir;
 
 static int setup(void **state)
 {
-    if (!g_find_program_in_path("qemu-img"))
+    char *qemu_img = g_find_program_in_path("qemu-img");
+    if (!qemu_img)
         return 0;
+    g_free(qemu_img);
     dir = g_dir_make_tmp("vmsvc-disk-XXXXXX", NULL);
     return dir ? 0 : -1;
 }
