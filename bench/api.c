@@ -2,11 +2,13 @@
  * bench-api: the load generator behind bench/api.
  *
  * It drives a running vmsvc over HTTPS/1.1 keep-alive connections (libcurl's
- * multi interface, one multi handle per client thread) and measures, at
- * --objects VirtualMachines:
+ * multi interface, one multi handle per client thread; the gets through a
+ * lean pipelining client of its own, see "the pipelined GET driver") and
+ * measures, at --objects VirtualMachines:
  *
  *   1. creates/s and create latency, --conns concurrent connections;
- *   2. gets/s of random names and get latency, same connections;
+ *   2. gets/s of random names and get latency, same connections, --depth
+ *      requests in flight on each (--client curl: one, through libcurl);
  *   3. the time of a full list (p50 of --list-runs);
  *   4. watch fan-out: --watchers streams opened at the current
  *      resourceVersion, then --watch-writes creates at --watch-rate per
@@ -18,21 +20,30 @@
  * Baselines come from the same run: durable SQLite inserts of the documents
  * the server returned (WAL, synchronous=FULL; one transaction per insert,
  * and 512 rows per transaction as the server's group commit), GET /healthz
- * for the cost of a bare request, and the idle server's VmHWM.
+ * for the cost of a bare request (through the same client and connections
+ * as the gets), and the idle server's VmHWM.
  *
  * The table goes to stdout, progress to stderr.  Exit status: 0 when every
  * figure was measured, missed targets included (marked MISSED); 1 when the
  * server failed a request or a watch lost or reordered events; 2 on bad
  * usage or setup.
  *
- * Invariant: a curl multi handle and its easy handles are used by the one
- * thread that made them; threads share only atomics and arrays indexed by
- * request or by watcher, each slot written by one thread.
+ * Invariant: a curl multi handle and its easy handles, like a pipelined
+ * connection and its TLS session, are used by the one thread that made
+ * them; threads share only atomics, read-only settings (the GnuTLS
+ * credentials among them) and arrays indexed by request or by watcher, each
+ * slot written by one thread.
  */
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -42,6 +53,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define BENCH_GROUP_PATH "/apis/vmoperator.vmware.com/v1alpha2"
@@ -75,6 +87,12 @@ typedef struct bench {
     guchar *ca;
     gsize ca_len;
     struct curl_slist *headers;
+    /* for the pipelined driver */
+    char *client;        /* "pipe" or "curl": which drives the gets */
+    int depth;
+    char *host, *port, *host_port;
+    char *req_headers;   /* a GET's header lines, blank line included */
+    gnutls_certificate_credentials_t cred;
 } bench_t;
 
 static gint64 now_us(void)
@@ -153,6 +171,12 @@ static CURL *bench_handle_new(const bench_t *b, GString *body, long timeout_s)
         curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
     }
     return h;
+}
+
+/* Whether gets go through the pipelined driver rather than libcurl. */
+static bool bench_pipelined(const bench_t *b)
+{
+    return !b->client || strcmp(b->client, "pipe") == 0;
 }
 
 static void bench_set_url(const bench_t *b, CURL *h, const char *path)
@@ -235,10 +259,13 @@ static long proc_status_kib(int pid, const char *field)
 /* ---- the request driver ------------------------------------------------- */
 
 /* A load is `total` requests spread over connections and client threads;
- * `prepare` sets up request i on a handle, `check` judges its answer. */
+ * `prepare` sets up request i on a handle (libcurl driver), `path` writes
+ * the path of GET i (pipelined driver, NULL if the load is not GETs only),
+ * `check` judges an answer. */
 typedef struct load_ops {
     void (*prepare)(void *ctx, CURL *h, size_t i);
-    bool (*check)(void *ctx, size_t i, long status, GString *body);
+    void (*path)(void *ctx, size_t i, char *buf, size_t size);
+    bool (*check)(void *ctx, size_t i, long status, const char *body, size_t len);
 } load_ops_t;
 
 typedef struct load {
@@ -255,6 +282,7 @@ typedef struct load {
     gint64 *done_us;  /* per request: when the answer was complete */
     gint failures;    /* atomic */
     gint connects;    /* atomic: connections opened */
+    int depth;        /* > 0: the pipelined driver, this many in flight per connection */
 } load_t;
 
 typedef struct load_slot {
@@ -302,7 +330,7 @@ static void load_finish(load_t *l, load_slot_t *s, CURLcode cc)
     g_atomic_int_add(&l->connects, (gint)connects);
     if (cc == CURLE_OK)
         curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
-    if (!l->ops->check(l->ctx, s->i, status, s->body)) {
+    if (!l->ops->check(l->ctx, s->i, status, s->body->str, s->body->len)) {
         if (g_atomic_int_add(&l->failures, 1) < 5)
             fprintf(stderr, "bench-api: request %zu failed: %s, status %ld: %.300s\n", s->i,
                     curl_easy_strerror(cc), status, s->body->str);
@@ -377,6 +405,357 @@ static gpointer load_thread_main(gpointer data)
     return NULL;
 }
 
+/* ---- the pipelined GET driver ------------------------------------------- */
+
+/* libcurl keeps one request in flight per connection and spends more CPU on
+ * a request than the server does, so that gets/s measured through it tell
+ * more about the client than about the server.  Gets and their /healthz
+ * baseline therefore go through this lean HTTP/1.1 client unless --client
+ * curl: GnuTLS over non-blocking sockets, one epoll loop per client thread,
+ * up to --depth requests in flight per connection (pipelined: the server
+ * answers them in order), the requests a connection has to send written as
+ * one TLS record.  An answer must carry a Content-Length (the server's
+ * always do) and fit in PIPE_MAX_ANSWER bytes; anything else fails the
+ * connection's requests. */
+
+#define PIPE_DEPTH_MAX 64
+#define PIPE_MAX_HEAD (64 * 1024)
+#define PIPE_MAX_ANSWER (4 * 1024 * 1024)
+#define PIPE_READ_CHUNK (32 * 1024)
+#define PIPE_STALL_US (120 * G_USEC_PER_SEC) /* as the libcurl driver's timeout */
+
+typedef struct pipe_conn {
+    int fd;
+    gnutls_session_t tls;
+    bool dead;
+    GString *out;       /* requests not yet written, or being written */
+    bool out_again;     /* gnutls_record_send asked to be repeated */
+    bool want_out;      /* EPOLLOUT is armed */
+    char *in;           /* bytes received, not yet parsed */
+    size_t in_len, in_cap;
+    size_t ring[PIPE_DEPTH_MAX]; /* requests in flight, oldest at head */
+    gint64 t0[PIPE_DEPTH_MAX];
+    int head, inflight;
+} pipe_conn_t;
+
+/* Parses host and port out of the server URL and loads the CA for the
+ * pipelined driver. */
+static int pipe_setup(bench_t *b)
+{
+    const char *hp = b->server, *colon;
+    gnutls_datum_t ca = {.data = b->ca, .size = (unsigned)b->ca_len};
+
+    if (!g_str_has_prefix(hp, "https://")) {
+        bench_fail("the server URL is not https://HOST:PORT", b->server);
+        return -1;
+    }
+    hp += strlen("https://");
+    colon = strrchr(hp, ':');
+    if (!colon || colon == hp || !colon[1] || strchr(colon, '/')) {
+        bench_fail("the server URL is not https://HOST:PORT", b->server);
+        return -1;
+    }
+    b->host_port = g_strdup(hp);
+    b->port = g_strdup(colon + 1);
+    if (hp[0] == '[' && colon[-1] == ']')
+        b->host = g_strndup(hp + 1, (gsize)(colon - hp - 2));
+    else
+        b->host = g_strndup(hp, (gsize)(colon - hp));
+    b->req_headers = g_strdup_printf("Host: %s\r\n%s\r\nAccept: application/json\r\n\r\n",
+                                     b->host_port, b->auth_header);
+    if (gnutls_certificate_allocate_credentials(&b->cred) < 0 ||
+        gnutls_certificate_set_x509_trust_mem(b->cred, &ca, GNUTLS_X509_FMT_PEM) <= 0) {
+        bench_fail("cannot load the server's CA into GnuTLS", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Connects and completes the TLS handshake (blocking), then makes the
+ * socket non-blocking. */
+static int pipe_conn_open(const bench_t *b, pipe_conn_t *c)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int one = 1, rc;
+
+    c->fd = -1;
+    c->out = g_string_sized_new(4096);
+    c->in_cap = 2 * PIPE_READ_CHUNK;
+    c->in = g_malloc(c->in_cap);
+    if ((rc = getaddrinfo(b->host, b->port, &hints, &ai)) != 0) {
+        bench_fail("cannot resolve the server's address", gai_strerror(rc));
+        return -1;
+    }
+    c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        bench_fail("cannot connect to the server", g_strerror(errno));
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    gnutls_init(&c->tls, GNUTLS_CLIENT);
+    gnutls_set_default_priority(c->tls);
+    gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, b->cred);
+    gnutls_session_set_verify_cert(c->tls, b->host, 0);
+    gnutls_transport_set_int(c->tls, c->fd);
+    gnutls_handshake_set_timeout(c->tls, GNUTLS_DEFAULT_HANDSHAKE_TIMEOUT);
+    do
+        rc = gnutls_handshake(c->tls);
+    while (rc < 0 && !gnutls_error_is_fatal(rc));
+    if (rc < 0) {
+        bench_fail("the TLS handshake failed", gnutls_strerror(rc));
+        return -1;
+    }
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+static void pipe_conn_close(pipe_conn_t *c)
+{
+    if (c->tls)
+        gnutls_deinit(c->tls);
+    if (c->fd >= 0)
+        close(c->fd);
+    if (c->out)
+        g_string_free(c->out, TRUE);
+    g_free(c->in);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->dead = true;
+}
+
+/* Counts a failed request, showing the first few. */
+static void pipe_failed(load_t *l, size_t i, long status, const char *what, const char *body,
+                        size_t len)
+{
+    if (g_atomic_int_add(&l->failures, 1) < 5)
+        fprintf(stderr, "bench-api: request %zu failed: %s, status %ld: %.*s\n", i, what,
+                status, (int)MIN(len, 300), body ? body : "");
+}
+
+/* The connection broke: its requests in flight fail. */
+static void pipe_conn_fail(load_t *l, pipe_conn_t *c, const char *why)
+{
+    for (int k = 0; k < c->inflight; k++)
+        pipe_failed(l, c->ring[(c->head + k) % PIPE_DEPTH_MAX], -1, why, NULL, 0);
+    c->inflight = 0;
+    c->dead = true;
+}
+
+static void pipe_want_out(int epfd, pipe_conn_t *c, bool want)
+{
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+
+    if (c->want_out != want && epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->want_out = want;
+}
+
+/* Writes what is queued, as far as the socket takes it. */
+static void pipe_flush(load_t *l, int epfd, pipe_conn_t *c)
+{
+    while (c->out->len > 0) {
+        ssize_t n = gnutls_record_send(c->tls, c->out->str, c->out->len);
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+            c->out_again = true;
+            pipe_want_out(epfd, c, true);
+            return;
+        }
+        c->out_again = false;
+        if (n < 0) {
+            pipe_conn_fail(l, c, gnutls_strerror((int)n));
+            return;
+        }
+        g_string_erase(c->out, 0, n);
+    }
+    pipe_want_out(epfd, c, false);
+}
+
+/* Tops the connection up to `depth` requests in flight and sends them. */
+static void pipe_fill(load_t *l, int epfd, pipe_conn_t *c, bool *exhausted)
+{
+    char path[256];
+    size_t i;
+    gint64 now = now_us();
+
+    if (c->out_again) /* GnuTLS must first finish the record it began */
+        return;
+    /* Top up in batches of half the depth: the server then reads several
+     * requests per TLS record and per wake-up, not one. */
+    if (c->inflight > l->depth / 2)
+        return;
+    while (!*exhausted && c->inflight < l->depth) {
+        if (!load_claim(l, &i)) {
+            *exhausted = true;
+            break;
+        }
+        l->ops->path(l->ctx, i, path, sizeof(path));
+        g_string_append_printf(c->out, "GET %s HTTP/1.1\r\n%s", path, l->b->req_headers);
+        c->ring[(c->head + c->inflight) % PIPE_DEPTH_MAX] = i;
+        c->t0[(c->head + c->inflight) % PIPE_DEPTH_MAX] = now;
+        c->inflight++;
+    }
+    pipe_flush(l, epfd, c);
+}
+
+/* The answer at p: its length when complete (status and body filled), 0
+ * when more bytes are needed, -1 when it is malformed or too large. */
+static ssize_t pipe_answer(const char *p, size_t n, long *status, const char **body,
+                           size_t *blen)
+{
+    const char *end = memmem(p, n, "\r\n\r\n", 4), *line;
+    size_t hlen, clen = SIZE_MAX;
+
+    if (!end)
+        return n > PIPE_MAX_HEAD ? -1 : 0;
+    hlen = (size_t)(end - p) + 4;
+    if (hlen < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ')
+        return -1;
+    *status = strtol(p + 9, NULL, 10);
+    for (line = memchr(p, '\n', hlen) + 1; line < end + 2;
+         line = memchr(line, '\n', (size_t)(end + 2 - line)) + 1) {
+        if (g_ascii_strncasecmp(line, "Content-Length:", 15) == 0)
+            clen = strtoull(line + 15, NULL, 10);
+        else if (g_ascii_strncasecmp(line, "Transfer-Encoding:", 18) == 0)
+            return -1;
+    }
+    if (clen > PIPE_MAX_ANSWER)
+        return -1;
+    if (n < hlen + clen)
+        return 0;
+    *body = p + hlen;
+    *blen = clen;
+    return (ssize_t)(hlen + clen);
+}
+
+/* Reads what arrived and judges the complete answers. */
+static void pipe_read(load_t *l, pipe_conn_t *c)
+{
+    size_t used = 0;
+    gint64 t1;
+
+    do {
+        ssize_t n;
+        if (c->in_cap - c->in_len < PIPE_READ_CHUNK) {
+            if (c->in_cap >= PIPE_MAX_HEAD + PIPE_MAX_ANSWER) {
+                pipe_conn_fail(l, c, "an answer is too large");
+                return;
+            }
+            c->in_cap *= 2;
+            c->in = g_realloc(c->in, c->in_cap);
+        }
+        n = gnutls_record_recv(c->tls, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+            break;
+        if (n <= 0) {
+            pipe_conn_fail(l, c, n == 0 ? "the server closed the connection"
+                                        : gnutls_strerror((int)n));
+            return;
+        }
+        c->in_len += (size_t)n;
+    } while (gnutls_record_check_pending(c->tls) > 0);
+
+    t1 = now_us();
+    while (c->inflight > 0) {
+        const char *body = NULL;
+        size_t blen = 0, i = c->ring[c->head];
+        long status = -1;
+        ssize_t n = pipe_answer(c->in + used, c->in_len - used, &status, &body, &blen);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            pipe_conn_fail(l, c, "a malformed answer");
+            return;
+        }
+        l->lat_ms[i] = (double)(t1 - c->t0[c->head]) / 1000.0;
+        if (l->done_us)
+            l->done_us[i] = t1;
+        if (!l->ops->check(l->ctx, i, status, body, blen))
+            pipe_failed(l, i, status, "unexpected answer", body, blen);
+        c->head = (c->head + 1) % PIPE_DEPTH_MAX;
+        c->inflight--;
+        used += (size_t)n;
+    }
+    if (c->inflight == 0 && used < c->in_len) {
+        pipe_conn_fail(l, c, "an answer nobody asked for");
+        return;
+    }
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+}
+
+static gpointer pipe_thread_main(gpointer data)
+{
+    load_thread_t *t = data;
+    load_t *l = t->l;
+    pipe_conn_t *conns = g_new0(pipe_conn_t, (gsize)t->conns);
+    int epfd = epoll_create1(EPOLL_CLOEXEC), live = 0;
+    bool exhausted = false;
+    gint64 last_progress = now_us();
+
+    for (int k = 0; k < t->conns; k++) {
+        pipe_conn_t *c = &conns[k];
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        if (pipe_conn_open(l->b, c) < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+            pipe_conn_close(c);
+            continue;
+        }
+        g_atomic_int_inc(&l->connects);
+        live++;
+    }
+    for (int k = 0; k < t->conns; k++)
+        if (!conns[k].dead)
+            pipe_fill(l, epfd, &conns[k], &exhausted);
+    while (live > 0) {
+        struct epoll_event evs[64];
+        int n, busy = 0;
+
+        for (int k = 0; k < t->conns; k++) {
+            if (conns[k].dead && conns[k].tls) {
+                pipe_conn_close(&conns[k]);
+                live--;
+            }
+            busy += conns[k].inflight;
+        }
+        if (busy == 0 && (exhausted || live == 0))
+            break;
+        n = epoll_wait(epfd, evs, G_N_ELEMENTS(evs), 1000);
+        if (n > 0)
+            last_progress = now_us();
+        else if (now_us() - last_progress > PIPE_STALL_US) {
+            for (int k = 0; k < t->conns; k++)
+                if (!conns[k].dead)
+                    pipe_conn_fail(l, &conns[k], "no answer in 120 s");
+            continue;
+        }
+        for (int k = 0; k < n; k++) {
+            pipe_conn_t *c = evs[k].data.ptr;
+            if (c->dead)
+                continue;
+            if (evs[k].events & EPOLLOUT)
+                pipe_flush(l, epfd, c);
+            if (!c->dead && (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+                pipe_read(l, c);
+            if (!c->dead)
+                pipe_fill(l, epfd, c, &exhausted);
+        }
+    }
+    /* Requests claimed by no connection (all of them broke) fail too. */
+    while (!exhausted) {
+        size_t i;
+        if (!load_claim(l, &i))
+            break;
+        pipe_failed(l, i, -1, "no connection to send it on", NULL, 0);
+    }
+    for (int k = 0; k < t->conns; k++)
+        if (!conns[k].dead || conns[k].tls)
+            pipe_conn_close(&conns[k]);
+    close(epfd);
+    g_free(conns);
+    return NULL;
+}
+
 /* Runs the load; returns the requests per second it achieved. */
 static double load_run(load_t *l)
 {
@@ -392,7 +771,8 @@ static double load_run(load_t *l)
     for (int k = 0; k < l->threads; k++) {
         lt[k].l = l;
         lt[k].conns = l->conns / l->threads + (k < l->conns % l->threads);
-        th[k] = g_thread_new("load", load_thread_main, &lt[k]);
+        th[k] = g_thread_new("load", l->depth > 0 ? pipe_thread_main : load_thread_main,
+                             &lt[k]);
     }
     for (int k = 0; k < l->threads; k++)
         g_thread_join(th[k]);
@@ -419,13 +799,13 @@ static void create_prepare(void *ctx, CURL *h, size_t i)
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(c->bodies[i]));
 }
 
-static bool create_check(void *ctx, size_t i, long status, GString *body)
+static bool create_check(void *ctx, size_t i, long status, const char *body, size_t len)
 {
     create_ctx_t *c = ctx;
     if (status != 201)
         return false;
     if (c->stored)
-        c->stored[i] = g_strndup(body->str, body->len);
+        c->stored[i] = g_strndup(body, len);
     return true;
 }
 
@@ -439,30 +819,38 @@ typedef struct get_ctx {
     guint32 *pick;        /* per request: which object */
 } get_ctx_t;
 
+static void get_path(void *ctx, size_t i, char *buf, size_t size)
+{
+    get_ctx_t *g = ctx;
+
+    if (g->pick)
+        snprintf(buf, size, BENCH_VM_PATH "/vm-%05u", (unsigned)g->pick[i]);
+    else
+        g_strlcpy(buf, g->path, size);
+}
+
 static void get_prepare(void *ctx, CURL *h, size_t i)
 {
     get_ctx_t *g = ctx;
     char path[256];
 
-    if (g->pick)
-        snprintf(path, sizeof(path), BENCH_VM_PATH "/vm-%05u", (unsigned)g->pick[i]);
-    else
-        g_strlcpy(path, g->path, sizeof(path));
+    get_path(ctx, i, path, sizeof(path));
     bench_set_url(g->b, h, path);
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 }
 
-static bool get_check(void *ctx, size_t i, long status, GString *body)
+static bool get_check(void *ctx, size_t i, long status, const char *body, size_t len)
 {
     get_ctx_t *g = ctx;
     char want[64];
+    int n;
 
     if (status != 200)
         return false;
     if (!g->pick)
         return true;
-    snprintf(want, sizeof(want), "\"name\":\"vm-%05u\"", (unsigned)g->pick[i]);
-    return strstr(body->str, want) != NULL;
+    n = snprintf(want, sizeof(want), "\"name\":\"vm-%05u\"", (unsigned)g->pick[i]);
+    return memmem(body, len, want, (size_t)n) != NULL;
 }
 
 /* ---- 4. watch fan-out --------------------------------------------------- */
@@ -755,7 +1143,7 @@ static void write_prepare(void *ctx, CURL *h, size_t i)
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(c->bodies[i]));
 }
 
-static bool write_check(void *ctx, size_t i, long status, GString *body)
+static bool write_check(void *ctx, size_t i, long status, const char *body, size_t len)
 {
     return status == 201;
 }
@@ -792,7 +1180,7 @@ static void watch_run(const bench_t *b, int64_t from_rv, watch_result_t *r)
     write_ctx_t wc = {.b = b, .bodies = g_new0(char *, wt.writes)};
     load_t l = {.b = b, .total = wt.writes, .conns = b->writer_conns, .threads = 1,
                 .rate = b->watch_rate};
-    static const load_ops_t write_ops = {write_prepare, write_check};
+    static const load_ops_t write_ops = {write_prepare, NULL, write_check};
     GString *out = g_string_new(NULL);
     CURL *h = bench_handle_new(b, out, 60);
     char *probe = vm_body_new(BENCH_PROBE_NAME), *fence = vm_body_new(BENCH_FENCE_NAME);
@@ -1085,6 +1473,11 @@ static int parse_options(bench_t *b, int argc, char **argv)
          "concurrent connections for creates and gets (48)", "N"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &b->threads, "client threads (2)", "N"},
         {"gets", 0, 0, G_OPTION_ARG_INT, &b->gets, "gets to time (50000)", "N"},
+        {"client", 0, 0, G_OPTION_ARG_STRING, &b->client,
+         "what drives the gets and /healthz: pipe (HTTP/1.1 pipelining) or curl (pipe)",
+         "NAME"},
+        {"depth", 0, 0, G_OPTION_ARG_INT, &b->depth,
+         "pipe: requests in flight per connection (8)", "N"},
         {"list-runs", 0, 0, G_OPTION_ARG_INT, &b->list_runs, "full lists to time (5)", "N"},
         {"watchers", 0, 0, G_OPTION_ARG_INT, &b->watchers, "watch streams (1000)", "N"},
         {"watch-writes", 0, 0, G_OPTION_ARG_INT, &b->watch_writes,
@@ -1108,10 +1501,14 @@ static int parse_options(bench_t *b, int argc, char **argv)
     } else if (!b->kubeconfig || b->server_pid <= 0 || !b->scratch) {
         bench_fail("--kubeconfig, --server-pid and --scratch are required", NULL);
         rc = -1;
+    } else if (b->client && strcmp(b->client, "pipe") != 0 && strcmp(b->client, "curl") != 0) {
+        bench_fail("--client is pipe or curl", b->client);
+        rc = -1;
     } else if (b->objects < 1 || b->objects > 99999 || b->conns < 1 || b->threads < 1 ||
                b->gets < 1 || b->list_runs < 1 || b->watchers < 1 || b->watch_writes < 1 ||
                b->watch_writes > BENCH_MAX_WRITES || b->watch_rate <= 0 ||
-               b->watch_threads < 1 || b->writer_conns < 1) {
+               b->watch_threads < 1 || b->writer_conns < 1 || b->depth < 1 ||
+               b->depth > PIPE_DEPTH_MAX) {
         bench_fail("an option is out of range", NULL);
         rc = -1;
     }
@@ -1135,7 +1532,7 @@ typedef struct results {
 /* 1. Creates the VMs; keeps the stored documents for the SQLite baseline. */
 static void phase_creates(const bench_t *b, create_ctx_t *cc, results_t *res)
 {
-    static const load_ops_t ops = {create_prepare, create_check};
+    static const load_ops_t ops = {create_prepare, NULL, create_check};
     load_t l = {.b = b, .ops = &ops, .ctx = cc, .total = (size_t)b->objects,
                 .conns = b->conns, .threads = b->threads};
 
@@ -1162,16 +1559,18 @@ static void phase_creates(const bench_t *b, create_ctx_t *cc, results_t *res)
 /* 2. Gets of random names, then the same load on /healthz as a baseline. */
 static void phase_gets(const bench_t *b, results_t *res)
 {
-    static const load_ops_t ops = {get_prepare, get_check};
+    static const load_ops_t ops = {get_prepare, get_path, get_check};
     get_ctx_t gc = {.b = b, .objects = b->objects, .pick = g_new(guint32, (gsize)b->gets)};
     get_ctx_t hc = {.b = b, .path = "/healthz"};
+    int depth = bench_pipelined(b) ? b->depth : 0;
     load_t gl = {.b = b, .ops = &ops, .ctx = &gc, .total = (size_t)b->gets,
-                 .conns = b->conns, .threads = b->threads};
+                 .conns = b->conns, .threads = b->threads, .depth = depth};
     load_t hl = {.b = b, .ops = &ops, .ctx = &hc, .total = (size_t)b->gets,
-                 .conns = b->conns, .threads = b->threads};
+                 .conns = b->conns, .threads = b->threads, .depth = depth};
     GRand *rnd = g_rand_new_with_seed(42);
 
-    fprintf(stderr, "bench-api: %d gets over %d connections\n", b->gets, b->conns);
+    fprintf(stderr, "bench-api: %d gets over %d connections, %s\n", b->gets, b->conns,
+            depth ? "pipelined" : "libcurl");
     for (int i = 0; i < b->gets; i++)
         gc.pick[i] = (guint32)g_rand_int_range(rnd, 0, b->objects);
     res->get_rate = load_run(&gl);
@@ -1186,6 +1585,10 @@ static void phase_gets(const bench_t *b, results_t *res)
     res->health_rate = load_run(&hl);
     res->health_p50 = percentile(hl.lat_ms, hl.total, 50);
     res->health_p99 = percentile(hl.lat_ms, hl.total, 99);
+    if (hl.failures > 0) {
+        fprintf(stderr, "bench-api: %d gets of /healthz failed\n", hl.failures);
+        res->broken = true;
+    }
     g_rand_free(rnd);
     g_free(gc.pick);
     g_free(gl.lat_ms);
@@ -1280,7 +1683,11 @@ static void report(const bench_t *b, const results_t *r)
             NULL);
     row_add(rows, g_strdup("  create latency p99"), msec(r->create_p99), NULL, NULL, NAN,
             NULL);
-    row_add(rows, g_strdup_printf("gets/s (random names, %d conns)", b->conns),
+    row_add(rows,
+            bench_pipelined(b)
+                ? g_strdup_printf("gets/s (random names, %d conns x %d pipelined)", b->conns,
+                                  b->depth)
+                : g_strdup_printf("gets/s (random names, %d conns, libcurl)", b->conns),
             g_strdup_printf("%.0f", r->get_rate), ">= 20000",
             g_strdup_printf("%.0f (GET /healthz)", r->health_rate),
             r->get_rate / r->health_rate, verdict(r->get_rate >= 20000));
@@ -1372,7 +1779,8 @@ static void print_context(void)
 
 int main(int argc, char **argv)
 {
-    bench_t b = {.objects = 10000, .conns = 48, .threads = 2, .gets = 50000, .list_runs = 5,
+    bench_t b = {.objects = 10000, .conns = 48, .threads = 2, .gets = 50000, .depth = 8,
+                 .list_runs = 5,
                  .watchers = 1000, .watch_writes = 1000, .watch_rate = 100,
                  .watch_threads = 2, .writer_conns = 8};
     create_ctx_t cc = {.b = &b};
@@ -1389,7 +1797,7 @@ int main(int argc, char **argv)
         bench_fail("curl_global_init failed", NULL);
         goto cleanup;
     }
-    if (bench_load_kubeconfig(&b) < 0)
+    if (bench_load_kubeconfig(&b) < 0 || pipe_setup(&b) < 0)
         goto cleanup;
     h = bench_handle_new(&b, out, 60);
     if (bench_request(&b, h, "/healthz", NULL, out) != 200) {
@@ -1430,6 +1838,13 @@ cleanup:
     g_free(b.ca);
     g_free(b.kubeconfig);
     g_free(b.scratch);
+    g_free(b.client);
+    g_free(b.host);
+    g_free(b.port);
+    g_free(b.host_port);
+    g_free(b.req_headers);
+    if (b.cred)
+        gnutls_certificate_free_credentials(b.cred);
     curl_global_cleanup();
     return rc;
 }

@@ -37,6 +37,7 @@ typedef struct api_response {
     int status;
     char *body; /* malloc'd */
     size_t len;
+    store_obj_t *obj;            /* instead of body: a stored version's JSON, or NULL */
     const char *content_type;
     json_t *warnings;            /* strings for Warning headers, or NULL */
     struct MHD_Response *stream; /* a prepared streaming response, or NULL */
@@ -70,6 +71,9 @@ const char *api_header(const api_request_t *rq, const char *key);
 void api_respond_json(api_response_t *resp, int status, json_t *body /* stolen */);
 void api_respond_text(api_response_t *resp, int status, const char *ctype, char *body,
                       size_t len);
+/* A stored version's JSON as the body, sent without a copy (a reference is
+ * taken). */
+void api_respond_stored(api_response_t *resp, int status, store_obj_t *o);
 /* A Kubernetes Status for an error; `res`/`name` fill details when known. */
 void api_respond_error(api_response_t *resp, const err_t *err, const resource_t *res,
                        const char *name);

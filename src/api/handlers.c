@@ -51,16 +51,13 @@ static void respond_value(api_response_t *resp, int status, out_format_t fmt, js
     api_respond_json(resp, status, v);
 }
 
-/* Respond with one stored object; JSON goes out as stored, without a parse. */
+/* Respond with one stored object; JSON goes out as stored, without a parse
+ * or a copy. */
 static void respond_object(api_response_t *resp, int status, out_format_t fmt,
                            const resource_t *res, const api_request_t *rq, store_obj_t *o)
 {
     if (fmt == FMT_JSON) {
-        char *copy = malloc(o->len + 1);
-        if (!copy)
-            abort();
-        memcpy(copy, o->json, o->len + 1);
-        api_respond_text(resp, status, "application/json", copy, o->len);
+        api_respond_stored(resp, status, o);
         return;
     }
     json_t *obj = store_obj_parse(o);

@@ -18,7 +18,7 @@
 #include "util/log.h"
 
 typedef struct conn_ctx {
-    GString *body;
+    GString *body; /* NULL until a body arrives */
     bool too_large;
 } conn_ctx_t;
 
@@ -36,10 +36,18 @@ void api_respond_text(api_response_t *resp, int status, const char *ctype, char 
                       size_t len)
 {
     free(resp->body);
+    store_obj_unref(resp->obj);
+    resp->obj = NULL;
     resp->status = status;
     resp->content_type = ctype;
     resp->body = body;
     resp->len = len;
+}
+
+void api_respond_stored(api_response_t *resp, int status, store_obj_t *o)
+{
+    api_respond_text(resp, status, "application/json", NULL, o->len);
+    resp->obj = store_obj_ref(o);
 }
 
 void api_respond_json(api_response_t *resp, int status, json_t *body)
@@ -127,6 +135,11 @@ static bool token_ok(const apiserver_t *srv, const char *auth)
     return diff == 0 && a == b;
 }
 
+static void stored_free_cb(void *cls)
+{
+    store_obj_unref(cls);
+}
+
 static enum MHD_Result queue_response(struct MHD_Connection *conn, api_response_t *resp)
 {
     struct MHD_Response *r;
@@ -134,6 +147,13 @@ static enum MHD_Result queue_response(struct MHD_Connection *conn, api_response_
 
     if (resp->stream) {
         r = resp->stream;
+    } else if (resp->obj) {
+        /* The version is immutable: MHD sends its text and drops the reference. */
+        r = MHD_create_response_from_buffer_with_free_callback_cls(
+            resp->obj->len, resp->obj->json, stored_free_cb, resp->obj);
+        resp->obj = NULL;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp->content_type ? resp->content_type : "application/json");
     } else {
         r = MHD_create_response_from_buffer(resp->len, resp->body ? resp->body : (char *)"",
                                             resp->body ? MHD_RESPMEM_MUST_FREE
@@ -162,6 +182,7 @@ static enum MHD_Result queue_response(struct MHD_Connection *conn, api_response_
 static void response_clear(api_response_t *resp)
 {
     free(resp->body);
+    store_obj_unref(resp->obj);
     json_decref(resp->warnings);
 }
 
@@ -177,7 +198,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 
     if (!cc) {
         cc = g_new0(conn_ctx_t, 1);
-        cc->body = g_string_new(NULL);
         *con_cls = cc;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -186,6 +206,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (*upload_data_size) {
+        if (!cc->body)
+            cc->body = g_string_new(NULL);
         if (!cc->too_large && cc->body->len + *upload_data_size > API_MAX_BODY)
             cc->too_large = true;
         if (!cc->too_large)
@@ -199,8 +221,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         .conn = conn,
         .method = method,
         .path = url,
-        .body = cc->body->str,
-        .body_len = cc->body->len,
+        .body = cc->body ? cc->body->str : "",
+        .body_len = cc->body ? cc->body->len : 0,
     };
     rq.accept = api_header(&rq, MHD_HTTP_HEADER_ACCEPT);
     rq.content_type = api_header(&rq, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -230,7 +252,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     conn_ctx_t *cc = *con_cls;
     if (!cc)
         return;
-    g_string_free(cc->body, TRUE);
+    if (cc->body)
+        g_string_free(cc->body, TRUE);
     g_free(cc);
     *con_cls = NULL;
 }

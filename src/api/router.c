@@ -34,21 +34,24 @@ static void route_probe(api_request_t *rq, api_response_t *resp)
     api_respond_text(resp, 200, "text/plain; charset=utf-8", strdup("ok"), 2);
 }
 
-/* Split a path into at most ROUTE_MAX_SEGMENTS non-empty segments. */
-static int split(const char *path, char **seg)
+/* Split `path` (a copy the caller owns: it is cut in place) into at most
+ * ROUTE_MAX_SEGMENTS non-empty segments; -1 if it has more. */
+static int split(char *path, char **seg)
 {
     int n = 0;
-    char **parts = g_strsplit(path, "/", -1);
-    for (char **p = parts; *p; p++) {
-        if (!**p)
-            continue;
-        if (n == ROUTE_MAX_SEGMENTS) {
-            n = -1;
-            break;
+
+    for (char *p = path; *p;) {
+        char *end = strchrnul(p, '/');
+        if (end > p) {
+            if (n == ROUTE_MAX_SEGMENTS)
+                return -1;
+            seg[n++] = p;
         }
-        seg[n++] = g_strdup(*p);
+        if (!*end)
+            break;
+        *end = '\0';
+        p = end + 1;
     }
-    g_strfreev(parts);
     return n;
 }
 
@@ -107,6 +110,7 @@ void api_route(api_request_t *rq, api_response_t *resp)
 {
     const char *path = rq->path;
     char *seg[ROUTE_MAX_SEGMENTS] = {0};
+    char *copy;
     int n;
 
     if (g_str_has_prefix(path, "/healthz") || g_str_has_prefix(path, "/livez") ||
@@ -119,9 +123,11 @@ void api_route(api_request_t *rq, api_response_t *resp)
             not_found(resp);
         return;
     }
-    n = split(path, seg);
+    copy = g_strdup(path);
+    n = split(copy, seg);
     if (n < 0) {
         not_found(resp);
+        g_free(copy);
         return;
     }
     if (n >= 2 && !strcmp(seg[0], "api") && !strcmp(seg[1], "v1") && n > 2) {
@@ -131,6 +137,5 @@ void api_route(api_request_t *rq, api_response_t *resp)
     } else if (!api_discovery(rq, resp)) {
         not_found(resp);
     }
-    for (int i = 0; i < n; i++)
-        g_free(seg[i]);
+    g_free(copy);
 }

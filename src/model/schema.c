@@ -47,6 +47,8 @@ static registry_t *registry_new(void)
     registry_t *reg = g_new0(registry_t, 1);
     reg->resources = g_ptr_array_new_with_free_func((GDestroyNotify)resource_free);
     reg->groups = g_ptr_array_new_with_free_func(g_free);
+    reg->by_plural = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                           (GDestroyNotify)g_ptr_array_unref);
     return reg;
 }
 
@@ -54,6 +56,7 @@ void registry_free(registry_t *reg)
 {
     if (!reg)
         return;
+    g_hash_table_destroy(reg->by_plural);
     g_ptr_array_unref(reg->resources);
     g_ptr_array_unref(reg->groups);
     g_free(reg);
@@ -94,6 +97,7 @@ int registry_add(registry_t *reg, const char *origin, const json_t *doc, err_t *
     json_t *subs = json_object_get(doc, "subresources"), *s;
     size_t i;
     bool seen = false;
+    GPtrArray *same;
     err_t jerr = ERR_INIT;
 
     r->group = g_strdup(group ? group : "");
@@ -165,6 +169,12 @@ int registry_add(registry_t *reg, const char *origin, const json_t *doc, err_t *
             g_ptr_array_add(reg->groups, g_strdup(r->group));
     }
     g_ptr_array_add(reg->resources, r);
+    same = g_hash_table_lookup(reg->by_plural, r->plural);
+    if (!same) {
+        same = g_ptr_array_new();
+        g_hash_table_insert(reg->by_plural, r->plural, same);
+    }
+    g_ptr_array_add(same, r);
     return 0;
 
 fail:
@@ -257,13 +267,16 @@ registry_t *registry_load_dir(const char *dir, err_t *err)
     return reg;
 }
 
+/* Every request's route goes through here: a hash on the plural, then the
+ * few resources that share it (one per group and version). */
 const resource_t *registry_find(const registry_t *reg, const char *group,
                                 const char *version, const char *plural)
 {
-    for (guint i = 0; i < reg->resources->len; i++) {
-        const resource_t *r = reg->resources->pdata[i];
-        if (strcmp(r->group, group) == 0 && strcmp(r->version, version) == 0 &&
-            strcmp(r->plural, plural) == 0)
+    const GPtrArray *same = g_hash_table_lookup(reg->by_plural, plural);
+
+    for (guint i = 0; same && i < same->len; i++) {
+        const resource_t *r = same->pdata[i];
+        if (strcmp(r->group, group) == 0 && strcmp(r->version, version) == 0)
             return r;
     }
     return NULL;

@@ -45,6 +45,7 @@ typedef struct resource {
 typedef struct registry {
     GPtrArray *resources;    /* resource_t*, in a stable order */
     GPtrArray *groups;       /* char*: groups in order of first appearance, "" first */
+    GHashTable *by_plural;   /* plural -> GPtrArray of the resource_t* named so */
 } registry_t;
 
 /* Load the schema files compiled into the binary. */

@@ -3,9 +3,12 @@
  * See store.h for the contract.
  *
  * Invariants:
- *  - Only the writer thread changes `index`, `rev` and `log`; it does so
- *    under `lock` (write side) after the backend committed the batch, so
- *    readers never see an uncommitted change.
+ *  - Only the writer thread changes `index`, `by_key`, `rev` and `log`; it
+ *    does so under `lock` (write side) after the backend committed the
+ *    batch, so readers never see an uncommitted change.
+ *  - `by_key` maps the same keys to the same versions as `index` (a hash
+ *    for point reads, the tree for ordered ones); the tree holds the
+ *    reference, and each key in `by_key` is its version's own `key`.
  *  - `log` holds the events of revisions (log_base, rev] in order; a
  *    revision with no event (none exist today) would simply be absent.
  *  - No lock is held across a backend commit.
@@ -100,8 +103,9 @@ struct store {
     const store_backend_ops_t *ops;
     void *be;
 
-    GRWLock lock;      /* guards index, rev, log */
-    GTree *index;      /* key -> store_obj_t* */
+    GRWLock lock;      /* guards index, by_key, rev, log */
+    GTree *index;      /* key -> store_obj_t*, holds a reference */
+    GHashTable *by_key; /* key -> store_obj_t*, no reference: as index */
     int64_t rev;
     store_event_t *log; /* ring of STORE_LOG_CAP */
     size_t log_head;    /* index of the oldest event */
@@ -129,6 +133,21 @@ static int key_cmp(gconstpointer a, gconstpointer b, gpointer unused)
     return strcmp(a, b);
 }
 
+/* Makes `o` (a reference taken) the latest version of its key, in both
+ * indexes.  Replacing the hash's key too matters: the old version's key
+ * goes away with it. */
+static void index_put(store_t *st, store_obj_t *o)
+{
+    g_hash_table_replace(st->by_key, o->key, o);
+    g_tree_replace(st->index, o->key, o);
+}
+
+static void index_remove(store_t *st, const char *key)
+{
+    g_hash_table_remove(st->by_key, key); /* first: the tree frees the key */
+    g_tree_remove(st->index, key);
+}
+
 /* ---- loading ---------------------------------------------------------- */
 
 static int store_load_one(void *ctx, const char *key, const char *value,
@@ -149,7 +168,7 @@ static int store_load_one(void *ctx, const char *key, const char *value,
     copy[len] = '\0';
     store_obj_t *o = store_obj_new(key, copy, len, rv, v);
     json_decref(v);
-    g_tree_insert(st->index, o->key, o);
+    index_put(st, o);
     return 0;
 }
 
@@ -172,6 +191,7 @@ store_t *store_open(const char *dir, const store_backend_ops_t *ops, err_t *err)
     g_cond_init(&st->q_cond);
     st->index = g_tree_new_full(key_cmp, NULL, NULL,
                                 (GDestroyNotify)store_obj_unref);
+    st->by_key = g_hash_table_new(g_str_hash, g_str_equal);
     st->log = calloc(STORE_LOG_CAP, sizeof(store_event_t));
     if (!st->log)
         abort();
@@ -216,6 +236,7 @@ void store_close(store_t *st)
     for (size_t i = 0; i < st->log_len; i++)
         store_event_clear(&st->log[(st->log_head + i) % STORE_LOG_CAP]);
     free(st->log);
+    g_hash_table_destroy(st->by_key);
     g_tree_destroy(st->index);
     g_rw_lock_clear(&st->lock);
     g_mutex_clear(&st->ev_mutex);
@@ -242,7 +263,7 @@ store_obj_t *store_get(store_t *st, const char *key)
 {
     store_obj_t *o;
     g_rw_lock_reader_lock(&st->lock);
-    o = store_obj_ref(g_tree_lookup(st->index, key));
+    o = store_obj_ref(g_hash_table_lookup(st->by_key, key));
     g_rw_lock_reader_unlock(&st->lock);
     return o;
 }
@@ -349,7 +370,7 @@ static store_obj_t *batch_lookup(store_t *st, GHashTable *pending, const char *k
         *deleted = v == NULL;
         return v;
     }
-    return g_tree_lookup(st->index, key);
+    return g_hash_table_lookup(st->by_key, key);
 }
 
 /* Check preconditions and render one request; on success fills r->result
@@ -451,10 +472,10 @@ static void batch_run(store_t *st, store_req_t *batch)
             if (!r->result)
                 continue;
             if (r->op == STORE_DELETE) {
-                g_tree_remove(st->index, r->key);
+                index_remove(st, r->key);
                 log_append(st, STORE_EV_DELETED, r->result, r->prev);
             } else {
-                g_tree_replace(st->index, r->result->key, store_obj_ref(r->result));
+                index_put(st, store_obj_ref(r->result));
                 log_append(st, r->prev ? STORE_EV_MODIFIED : STORE_EV_ADDED,
                            r->result, r->prev);
             }
