@@ -395,12 +395,12 @@ def test_namespace_deletion_removes_everything(raw):
 
 def test_deletecollection(raw, ns):
     for i in range(4):
-        b = vm("dc-%d" % i)
+        b = rp("dc-%d" % i)
         b["metadata"]["labels"] = {"grp": "a" if i < 2 else "b"}
-        raw.request("POST", VMS % ns, b)
-    st, body, _ = raw.request("DELETE", VMS % ns + "?labelSelector=grp%3Da")
+        raw.request("POST", RPS % ns, b)
+    st, body, _ = raw.request("DELETE", RPS % ns + "?labelSelector=grp%3Da")
     assert st == 200
-    st, body, _ = raw.request("GET", VMS % ns)
+    st, body, _ = raw.request("GET", RPS % ns)
     assert sorted(i["metadata"]["name"] for i in body["items"]) == ["dc-2", "dc-3"]
 
 
