@@ -1,0 +1,205 @@
+"""A real Debian 12 guest (tests/guest/build-debian) bootstrapped by cloud-init
+from the documentation's cloud-init example, then shut down cleanly.
+
+The server runs in a network namespace of the test's own, as in
+tests/e2e/test_vm.py.  What cloud-init did is read from the guest's serial
+log: the image's vmsvc-check.service prints "VMSVC-CHECK ..." lines there
+after cloud-final.service (see tests/guest/README.md, "debian").  Slow: the
+guest boots systemd and runs cloud-init's Python under TCG."""
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+import yaml
+
+from vmsvc_e2e import CONFORMANCE, ROOT, VMSVC, Server
+
+GUEST_DIR = os.path.join(ROOT, "build", "guest")
+NS = "my-namespace"
+IMAGE = "vmi-0a0044d7c690bcbea"  # the name the documentation's manifest uses
+BOOT_TIMEOUT = int(os.environ.get("VMSVC_SLOW_BOOT_TIMEOUT", "1200"))
+SHUTDOWN_TIMEOUT = 300
+
+
+def wait_for(fn, timeout, interval=1.0, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def sha256(s):
+    return hashlib.sha256(s.encode() if isinstance(s, str) else s).hexdigest()
+
+
+def doc(name):
+    with open(os.path.join(CONFORMANCE, name)) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+@pytest.fixture(scope="module")
+def debian_image(timings):
+    if not os.path.exists("/usr/bin/qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    img = os.environ.get("VMSVC_DEBIAN_IMAGE") or os.path.join(GUEST_DIR, "debian.qcow2")
+    if not os.environ.get("VMSVC_DEBIAN_IMAGE"):
+        t0 = time.time()
+        p = subprocess.run([os.path.join(ROOT, "tests", "guest", "build-debian"), GUEST_DIR],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, "build-debian failed:\n" + p.stdout + p.stderr
+        timings.append(("build-debian (in the test)", time.time() - t0))
+    return img
+
+
+@pytest.fixture(scope="module")
+def host(debian_image, timings):
+    netns = "vmsvc-slow-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
+    d = tempfile.mkdtemp(prefix="vmsvc-slow-")
+    s = Server(d, netns=netns, extra_args=["--accel", "tcg", "--soft-shutdown-timeout",
+                                          str(SHUTDOWN_TIMEOUT), "--allocatable", "cpu=2,memory=2Gi"])
+    try:
+        s.start()
+        t0 = time.time()
+        subprocess.run([VMSVC, "image", "import", debian_image, "--name", IMAGE, "--data-dir", d],
+                       check=True, capture_output=True)
+        wait_for(lambda: s.kubectl("get", "cvmi", IMAGE, check=False).returncode == 0, timeout=120,
+                 interval=0.2, what="the image to be published")
+        timings.append(("image import + publish", time.time() - t0))
+        yield s
+    finally:
+        try:
+            s.stop()
+        finally:
+            s.kill_guests()
+            subprocess.run(["ip", "netns", "del", netns], check=False)
+        if not os.environ.get("VMSVC_KEEP_DATA"):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def vm(host, name):
+    return host.kubectl_json("get", "vm", name, "-n", NS)
+
+
+def serial(host, v):
+    p = os.path.join(host.data_dir, "vms", v["metadata"]["uid"], "serial.log")
+    try:
+        with open(p, errors="replace") as f:
+            return f.read().replace("\r", "")
+    except OSError:
+        return ""
+
+
+def checks(text):
+    """The guest's VMSVC-CHECK lines, without the prefix."""
+    return [l.split("VMSVC-CHECK ", 1)[1].strip() for l in text.splitlines() if "VMSVC-CHECK " in l]
+
+
+def events(host, name):
+    out = host.kubectl_json("get", "events", "-n", NS, "--field-selector", "involvedObject.name=" + name)
+    return [(e["reason"], e["message"]) for e in out["items"]]
+
+
+def test_docs_cloud_init_example_on_debian(host, timings):
+    if not os.path.exists(os.path.join(CONFORMANCE, "concepts_workloads_guest-03.yaml")):
+        pytest.skip("the documentation's manifests are not here (set VMSVC_CONFORMANCE)")
+    vm_doc, = doc("concepts_workloads_guest-03.yaml")
+    secret, = doc("concepts_workloads_guest-04.yaml")
+    name = vm_doc["metadata"]["name"]
+    cc = vm_doc["spec"]["bootstrap"]["cloudInit"]["cloudConfig"]
+    user = cc["users"][0]
+
+    # What the manifests name, then the documentation's Secret and VM, unchanged.
+    host.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+         "metadata": {"name": vm_doc["spec"]["storageClass"]}, "provisioner": "vmsvc.dev/local"},
+        {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
+         "metadata": {"name": vm_doc["spec"]["className"], "namespace": NS},
+         "spec": {"hardware": {"cpus": 1, "memory": "1Gi"}}}]))
+    assert vm_doc["spec"]["imageName"] == IMAGE
+    host.kubectl("apply", "-f", os.path.join(CONFORMANCE, "concepts_workloads_guest-04.yaml"))
+    t0 = time.time()
+    host.kubectl("apply", "-f", os.path.join(CONFORMANCE, "concepts_workloads_guest-03.yaml"))
+
+    v = wait_for(lambda: (lambda x: x if x.get("status", {}).get("powerState") == "PoweredOn" else None)(
+        vm(host, name)), timeout=180, what="PoweredOn")
+    timings.append(("apply -> PoweredOn", time.time() - t0))
+
+    def done():
+        c = checks(serial(host, v))
+        return c if "end" in c else None
+    try:
+        c = wait_for(done, timeout=BOOT_TIMEOUT, interval=2, what="VMSVC-CHECK end on the serial console")
+    except AssertionError as e:
+        raise AssertionError("%s\nserial log tail:\n%s" % (e, serial(host, v)[-6000:]))
+    timings.append(("apply -> cloud-init checked (guest boot)", time.time() - t0))
+    log = serial(host, v)
+    why = "\n".join(c) + "\n--- serial log tail:\n" + log[-3000:]
+
+    # cloud-init ran from the seed, every stage, without errors.
+    assert "cloud-init status: done" in c, why
+    assert "cloud-init errors: 0" in c, why
+    assert any(l.startswith("cloud-init datasource: DataSourceNoCloud") for l in c), why
+    assert "instance-id " + v["status"]["biosUUID"] in c, why
+    assert "hostname " + name in c, why
+
+    # users: jdoe, primary group jdoe, also in users; the password and the key
+    # the guest has are the ones the Secret and the manifest carry.
+    u = user["name"]
+    line = [l for l in c if l.startswith("user %s uid=" % u)]
+    assert line, why
+    groups = re.search(r"groups=(\S+)", line[0]).group(1).split(",")
+    assert groups[0] == user["primary_group"] and user["groups"] in groups, line
+    pw = secret["stringData"][user["passwd"]["key"]]
+    assert any(l.startswith("user %s password-sha256=%s " % (u, sha256(pw))) for l in c), why
+    for key in user["ssh_authorized_keys"]:
+        assert "user %s ssh-key-sha256=%s" % (u, sha256(key)) in c, why
+
+    # write_files: plain content and content from the Secret, mode and owner.
+    for wf in cc["write_files"]:
+        content = wf["content"]
+        if isinstance(content, dict):
+            content = secret["stringData"][content["key"]]
+        want = "file %s sha256=%s size=%d mode=%s owner=%s" % (
+            wf["path"], sha256(content), len(content.encode()), wf["permissions"], wf["owner"])
+        assert want in c, "%s\nnot in:\n%s" % (want, why)
+
+    # runcmd: both commands ran; their output is what `ls /` and `ls -a -l /` print.
+    assert "runcmd commands=%d script=present ran=yes" % len(cc["runcmd"]) in c, why
+    out = [l.split(" ", 1)[1] if " " in l else "" for l in c if l.startswith("runcmd-output")]
+    assert "etc" in out, why                                           # ls /
+    assert any(re.match(r"^d\S+\s+\d+\s+root\s+root\s.*\s\.\.$", l) for l in out), why  # ls -a -l /
+
+    # A soft power-off: the ACPI power button, systemd shuts down cleanly.
+    uid = v["metadata"]["uid"]
+    pidfile = os.path.join(host.data_dir, "libvirt", "run", "qemu", v["status"]["uniqueID"] + ".pid")
+    pid = int(open(pidfile).read())
+    t1 = time.time()
+    host.kubectl("patch", "vm", name, "-n", NS, "--type=merge", "-p",
+                 '{"spec":{"powerOffMode":"TrySoft","powerState":"PoweredOff"}}')
+    wait_for(lambda: (lambda x: x if x.get("status", {}).get("powerState") == "PoweredOff" else None)(
+        vm(host, name)), timeout=SHUTDOWN_TIMEOUT + 60, what="PoweredOff")
+    timings.append(("PoweredOff asked -> PoweredOff", time.time() - t1))
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid), timeout=30, what="QEMU to end")
+    log = serial(host, {"metadata": {"uid": uid}})
+    tail = log[-4000:]
+    assert "Power-Off" in log or "Power Off" in log, tail   # systemd: Reached target System Power Off
+    assert "systemd-shutdown" in log and "Powering off" in log, tail
+    assert "reboot: Power down" in log, tail                # the kernel, last
+    # Asked once, and no hard power-off after the soft-shutdown time.
+    ev = events(host, name)
+    assert "ShutdownRequested" in [r for r, _ in ev], ev
+    assert not any("(hard)" in m for _, m in ev), ev
+    assert time.time() - t1 < SHUTDOWN_TIMEOUT, "the guest took the whole soft-shutdown time"
