@@ -515,6 +515,8 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
     json_object_set_new(spec, "serialLog",
                         jstr_take(g_build_filename(dir, "serial.log", NULL)));
     json_object_set_new(spec, "vnc", json_true());
+    /* A channel for qemu-guest-agent, for guests that run one. */
+    json_object_set_new(spec, "guestAgent", json_true());
     *spec_out = spec;
     spec = NULL;
     rc = 0;
