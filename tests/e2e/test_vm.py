@@ -482,3 +482,19 @@ def test_bootstrap_rules_refused_at_admission(host, vns):
                                                    "cloudConfig": {}, "rawCloudConfig": {"name": "a", "key": "b"}}}}}))
     assert p.returncode != 0 and "rawCloudConfig" in p.stderr, p.stderr
     assert host.kubectl("get", "vm", "two", "-n", vns, check=False).returncode != 0
+
+
+def test_zone_label_places_only_in_that_zone(host, vns):
+    host.kubectl("apply", "-n", vns, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
+        "metadata": {"name": "z-1", "labels": {"topology.kubernetes.io/zone": "zone-nowhere"}},
+        "spec": {"className": "small", "imageName": "tiny", "storageClass": "default"}}))
+
+    def placement():
+        c = {x["type"]: x for x in vm(host, vns, "z-1").get("status", {}).get("conditions", [])}
+        return c.get("VirtualMachinePlacementReady")
+    p = wait_for(placement, what="a placement condition")
+    assert p["status"] == "False" and p["reason"] == "ZoneNotFound" and "zone-nowhere" in p["message"]
+    # The host's own zone (none here) takes VMs that name no zone.
+    node = host.kubectl_json("get", "nodes")["items"][0]
+    assert "topology.kubernetes.io/zone" not in node["metadata"]["labels"]
