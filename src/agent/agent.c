@@ -14,6 +14,7 @@
 #include "ctl/refs.h"
 #include "guest/seed.h"
 #include "model/conditions.h"
+#include "model/domain.h"
 #include "model/meta.h"
 #include "model/quantity.h"
 #include "util/fs.h"
@@ -516,7 +517,16 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
                         jstr_take(g_build_filename(dir, "serial.log", NULL)));
     json_object_set_new(spec, "vnc", json_true());
     /* A channel for qemu-guest-agent, for guests that run one. */
-    json_object_set_new(spec, "guestAgent", json_true());
+    {
+        char *qga = g_build_filename(dir, "qga.sock", NULL);
+        if (strlen(qga) < DOMAIN_SOCKET_PATH_MAX)
+            json_object_set_new(spec, "guestAgentSocket", jstr_take(qga));
+        else {
+            log_warn("agent: VM %s has no guest agent channel: its socket path %s is too long "
+                     "for a UNIX socket; use a shorter --data-dir", uid, qga);
+            g_free(qga);
+        }
+    }
     *spec_out = spec;
     spec = NULL;
     rc = 0;

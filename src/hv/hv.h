@@ -132,7 +132,8 @@ int hv_pid(hv_driver_t *d, const char *name);
  *                {"type": "mdev", "uuid", "model": "vfio-pci"}]   (optional)
  *   serialLog   file that receives the guest's serial console
  *   vnc         bool: a VNC display on loopback (for web consoles)
- *   guestAgent  bool: a virtio-serial channel for qemu-guest-agent
+ *   guestAgentSocket  the UNIX socket of a virtio-serial channel for
+ *               qemu-guest-agent (shorter than DOMAIN_SOCKET_PATH_MAX)
  */
 
 #endif

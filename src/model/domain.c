@@ -185,6 +185,16 @@ static int get_path(const json_t *o, const char *where, const char *key, bool re
     return -1;
 }
 
+/* A path a UNIX socket can be bound to (NULL: none). */
+static int socket_path_check(const char *path, const char *key, err_t *err)
+{
+    if (!path || strlen(path) < DOMAIN_SOCKET_PATH_MAX)
+        return 0;
+    err_set(err, ERR_INVALID, "Invalid domain spec: %s is longer than a UNIX socket address "
+            "allows (%d bytes).", key, DOMAIN_SOCKET_PATH_MAX - 1);
+    return -1;
+}
+
 /* An integer member in [min, max]; *out = dflt when absent and not required. */
 static int get_int(const json_t *o, const char *where, const char *key, bool required,
                    json_int_t min, json_int_t max, json_int_t dflt, json_int_t *out,
@@ -453,7 +463,7 @@ int domain_spec_validate(const json_t *spec, err_t *err)
     static const char *const keys[] = {
         "name", "uuid", "vmUID", "vmName", "vmNamespace", "instanceUUID", "vcpus",
         "memoryMiB", "firmware", "nvramPath", "cpu", "memoryTune", "disks", "nics",
-        "hostdevs", "serialLog", "vnc", "guestAgent", NULL};
+        "hostdevs", "serialLog", "vnc", "guestAgentSocket", NULL};
     static const char *const firmwares[] = {"bios", "efi", NULL};
     const char *name, *uuid, *s, *firmware, *nvram;
     const json_t *disks, *nics, *hostdevs, *v;
@@ -509,7 +519,8 @@ int domain_spec_validate(const json_t *spec, err_t *err)
         return -1;
     if (get_path(spec, NULL, "serialLog", false, &s, err) < 0 ||
         get_bool(spec, NULL, "vnc", &b, err) < 0 ||
-        get_bool(spec, NULL, "guestAgent", &b, err) < 0 ||
+        get_path(spec, NULL, "guestAgentSocket", false, &s, err) < 0 ||
+        socket_path_check(s, "guestAgentSocket", err) < 0 ||
         get_array(spec, "disks", DOMAIN_MAX_DISKS, &disks, err) < 0 ||
         get_array(spec, "nics", DOMAIN_MAX_NICS, &nics, err) < 0 ||
         get_array(spec, "hostdevs", DOMAIN_MAX_HOSTDEVS, &hostdevs, err) < 0)
@@ -882,7 +893,7 @@ static void write_root_ports(xmlTextWriterPtr w, const json_t *spec)
         n += str_of(d, "target")[0] == 'v';
     n += json_array_size(json_object_get(spec, "nics"));
     n += json_array_size(json_object_get(spec, "hostdevs"));
-    n += bool_of(spec, "guestAgent"); /* virtio-serial controller */
+    n += str_of(spec, "guestAgentSocket") != NULL; /* virtio-serial controller */
     xw_open(w, "controller");
     xw_attr(w, "type", "pci");
     xw_attr(w, "index", "0");
@@ -933,9 +944,15 @@ static void write_devices(xmlTextWriterPtr w, const json_t *spec)
     json_array_foreach(json_object_get(spec, "hostdevs"), i, v)
         write_hostdev(w, v);
     write_serial(w, str_of(spec, "serialLog"));
-    if (bool_of(spec, "guestAgent")) {
+    if (str_of(spec, "guestAgentSocket")) {
+        /* An explicit socket: libvirt's default one under its root can
+         * outgrow a UNIX socket address as domain ids grow. */
         xw_open(w, "channel");
         xw_attr(w, "type", "unix");
+        xw_open(w, "source");
+        xw_attr(w, "mode", "bind");
+        xw_attr(w, "path", str_of(spec, "guestAgentSocket"));
+        xw_close(w);
         xw_open(w, "target");
         xw_attr(w, "type", "virtio");
         xw_attr(w, "name", "org.qemu.guest_agent.0");

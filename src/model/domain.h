@@ -28,6 +28,8 @@
 
 /* Limits enforced on a spec. */
 #define DOMAIN_MAX_VCPUS 255
+/* The longest UNIX socket path plus its NUL (sizeof sun_path on Linux). */
+#define DOMAIN_SOCKET_PATH_MAX 108
 #define DOMAIN_MIN_MEMORY_MIB 16
 #define DOMAIN_MAX_MEMORY_MIB (4 * 1024 * 1024)
 #define DOMAIN_MAX_DISKS 64

@@ -7,6 +7,7 @@ guests configure stays inside it."""
 import json
 import os
 import re
+import stat
 import subprocess
 import tempfile
 import time
@@ -87,9 +88,29 @@ def vm(host, ns, name):
     return host.kubectl_json("get", "vm", name, "-n", ns)
 
 
+def diagnose(host, ns=None, name=None):
+    """What a failed wait prints: the VM's status, the server's last log
+    lines and the host's free disk and memory."""
+    out = []
+    if name:
+        r = host.kubectl("get", "vm", name, "-n", ns, "-o", "json", check=False)
+        if r.returncode == 0:
+            out.append("status: " + json.dumps(json.loads(r.stdout).get("status", {}), indent=1))
+    out.append("server log tail:\n" + "\n".join(host.log().splitlines()[-40:]))
+    st = os.statvfs(host.data_dir)
+    out.append("free disk: %d MiB" % (st.f_bavail * st.f_frsize >> 20))
+    with open("/proc/meminfo") as f:
+        out.append(" ".join(l.strip() for l in f.readlines()[:3]))
+    out.append("load: " + open("/proc/loadavg").read().strip())
+    return "\n".join(out)
+
+
 def wait_power(host, ns, name, state, timeout=90):
-    return wait_for(lambda: (lambda v: v if v.get("status", {}).get("powerState") == state else None)(
-        vm(host, ns, name)), timeout=timeout, what="%s/%s to be %s" % (ns, name, state))
+    try:
+        return wait_for(lambda: (lambda v: v if v.get("status", {}).get("powerState") == state else None)(
+            vm(host, ns, name)), timeout=timeout, what="%s/%s to be %s" % (ns, name, state))
+    except AssertionError as e:
+        raise AssertionError("%s\n%s" % (e, diagnose(host, ns, name))) from None
 
 
 def serial(host, v):
@@ -146,6 +167,9 @@ def test_vm_boots_with_cloud_init_seed(host, vns):
     assert "hostname=web-1" in lines, lines
     assert "user-data-line=#vmsvc: hello-from-e2e" in lines, lines
     assert qemu_pid(host, v)
+    # QEMU listens for a guest agent on a socket in the VM's own directory.
+    qga = os.path.join(host.data_dir, "vms", v["metadata"]["uid"], "qga.sock")
+    assert stat.S_ISSOCK(os.stat(qga).st_mode)
     reasons = [r for r, _ in events(host, vns, "web-1")]
     assert "Created" in reasons and "PoweredOn" in reasons
     # The secret's content never shows in status or events.
@@ -400,7 +424,10 @@ def test_kill9_during_creation_of_ten_vms(tiny_image):
                 for i in range(10)]
         s.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
         # Kill while the agent is making disks, seeds and domains.
-        wait_for(lambda: len(s.qemu_pids()) >= 2, timeout=60, interval=0.05)
+        try:
+            wait_for(lambda: len(s.qemu_pids()) >= 2, timeout=60, interval=0.05)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, diagnose(s))) from None
         s.kill9()
         s.start()
         def all_on():

@@ -148,7 +148,8 @@ static const char *const full_spec =
     "{\"mac\":\"52:54:00:ab:cd:02\",\"bridge\":\"br-prod\"}],"
     "\"hostdevs\":[{\"type\":\"pci\",\"domain\":0,\"bus\":65,\"slot\":0,\"function\":1},"
     "{\"type\":\"mdev\",\"uuid\":\"c2a3b4d5-e6f7-4819-a2b3-c4d5e6f7a8b9\",\"model\":\"vfio-pci\"}],"
-    "\"serialLog\":\"/var/lib/vmsvc/vms/full/serial.log\",\"vnc\":false,\"guestAgent\":true}";
+    "\"serialLog\":\"/var/lib/vmsvc/vms/full/serial.log\",\"vnc\":false,"
+    "\"guestAgentSocket\":\"/var/lib/vmsvc/vms/full/qga.sock\"}";
 
 static char *render_ok(const char *spec_text, domain_virt_t virt)
 {
@@ -411,6 +412,10 @@ static void test_validation(void **state)
         {"hostdevs", "[{\"type\":\"pci\",\"bus\":1,\"slot\":1,\"uuid\":\"x\"}]",
          "unknown field hostdevs[0].uuid"},
         {"hostdevs", "[{\"type\":\"mdev\",\"uuid\":\"nope\"}]", "hostdevs[0].uuid \"nope\" is not a UUID"},
+        {"guestAgentSocket", "\"qga.sock\"", "guestAgentSocket must be an absolute path"},
+        {"guestAgentSocket",
+         "\"/var/lib/a-data-directory-whose-name-is-long-enough-to-overflow/vms/1e2d3c4b-5a69-4788-9aab-bccddeeff001/qga.sock\"",
+         "guestAgentSocket is longer than a UNIX socket address allows (107 bytes)"},
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++)

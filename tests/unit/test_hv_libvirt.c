@@ -234,8 +234,8 @@ static void test_define_rich_and_efi(void **state)
         "{\"mac\":\"52:54:00:ab:cd:02\",\"bridge\":\"br-x\"}],"
         "\"hostdevs\":[{\"type\":\"pci\",\"bus\":65,\"slot\":0,\"function\":1},"
         "{\"type\":\"mdev\",\"uuid\":\"c2a3b4d5-e6f7-4819-a2b3-c4d5e6f7a8b9\"}],"
-        "\"vnc\":true,\"guestAgent\":true}",
-        nvram);
+        "\"vnc\":true,\"guestAgentSocket\":\"%s/qga.sock\"}",
+        nvram, f->root);
     spec = json_loads(text, 0, NULL);
     assert_non_null(spec);
     if (hv_define(f->d, spec, &err) < 0)
