@@ -3,15 +3,19 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "agent/disk.h"
+#include "agent/probe.h"
 #include "api/events.h"
 #include "api/objects.h"
 #include "ctl/ctl_priv.h"
 #include "ctl/queue.h"
+#include "ctl/catalog.h"
 #include "ctl/refs.h"
+#include "agent/library.h"
 #include "guest/seed.h"
 #include "model/conditions.h"
 #include "model/domain.h"
@@ -26,12 +30,6 @@
 
 
 
-char *agent_image_path(const char *data_dir, const char *id)
-{
-    if (!id || !*id || strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, "..") || strlen(id) > 255)
-        return NULL;
-    return g_build_filename(data_dir, "images", id, NULL);
-}
 
 static char *vm_dir(agent_t *a, const char *uid)
 {
@@ -127,6 +125,27 @@ static bool uid_exists(agent_t *a, const char *uid)
     return found;
 }
 
+/* Copies of images from other file systems (bases/) that no VM links to
+ * any more: a link count of one is the cache's own name. */
+static void sweep_bases(agent_t *a)
+{
+    char *dir = g_build_filename(a->data_dir, "bases", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    while (d && (n = g_dir_read_name(d))) {
+        char *p = g_build_filename(dir, n, NULL);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_nlink == 1) {
+            log_info("agent: removing %s: no VM uses it", p);
+            unlink(p);
+        }
+        g_free(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_free(dir);
+}
+
 /* Remove domains and files of VMs that no longer exist.  What is on the
  * host is listed before the VMs are, so a VM made meanwhile is never taken
  * for a leftover: VM uids are never reused. */
@@ -216,6 +235,7 @@ static void sweep(agent_t *a)
     g_ptr_array_unref(doms);
     g_free(vmsdir);
     g_free(stdir);
+    sweep_bases(a);
 }
 
 /* ---- building a domain ------------------------------------------------------ */
@@ -403,6 +423,7 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
     json_t *img = refs_image(a->srv, ns, json_path_str(vm, "spec.imageName"));
     json_t *sc = sc_name ? refs_storage_class(a->srv, sc_name) : NULL;
     json_t *secrets = NULL, *spec = NULL, *macs = NULL;
+    json_t *nics = NULL, *resolved = NULL, *seed_vm = NULL;
     GPtrArray *seed = NULL;
     char *dir = vm_dir(a, uid), *image = NULL, *disk = NULL, *pool = NULL, *seed_path = NULL;
     int64_t mem = 0, size = 0;
@@ -413,12 +434,8 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
                 !cls ? "class" : !img ? "image" : "storage class");
         goto out;
     }
-    image = agent_image_path(a->data_dir, json_path_str(img, "status.providerItemID"));
-    if (!image || !g_file_test(image, G_FILE_TEST_IS_REGULAR)) {
-        err_set(err, ERR_NOT_FOUND, "The disk of image %s is not on this host.",
-                json_path_str(img, "metadata.name"));
+    if (!(image = catalog_image_disk(a->srv, a->data_dir, img, err)))
         goto out;
-    }
     if (quantity_parse(json_path_get(cls, "spec.hardware.memory"), 1, &mem, err) < 0)
         goto out;
     if (json_path_get(vm, "spec.advanced.bootDiskCapacity") &&
@@ -429,14 +446,42 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
     if (fs_mkdir_p(pool, 0700, err) < 0 || fs_mkdir_p(dir, 0700, err) < 0)
         goto out;
     disk = boot_disk_path(a, sc_name, uid);
+    /* The overlay's backing file is the VM's own link to the image. */
+    {
+        char *base = g_build_filename(dir, "base.img", NULL);
+        char *cache = g_build_filename(a->data_dir, "bases", NULL);
+        char *key = g_strconcat(json_path_str(img, "status.providerItemID"), "-",
+                                strrchr(image, '/') + 1, NULL);
+        int lrc = disk_link_base(image, base, cache, key, err);
+        g_free(image);
+        image = base;
+        g_free(cache);
+        g_free(key);
+        if (lrc < 0)
+            goto out;
+    }
     if (disk_overlay_create(disk, image, size,
                             g_strcmp0(json_path_str(sc, "parameters.provisioning"), "thick") == 0,
                             err) < 0)
         goto out;
 
     secrets = load_secrets(a, ns, vm);
+    /* The interfaces: bridges on this host, and what the guest is told. */
+    if (agent_net_vm_prepare(a, vm, &nics, &resolved, err) < 0)
+        goto out;
     macs = json_array();
-    seed = seed_render(vm, secrets, macs, err);
+    seed_vm = json_deep_copy(vm);
+    {
+        json_t *r;
+        size_t i;
+        json_array_foreach(resolved, i, r) {
+            json_array_append(macs, json_object_get(r, "macAddress"));
+            json_object_del(r, "macAddress");
+        }
+        if (json_array_size(resolved) > 0)
+            json_path_set_new(seed_vm, "spec.network.interfaces", json_incref(resolved));
+    }
+    seed = seed_render(seed_vm, secrets, macs, err);
     if (!seed)
         goto out;
     seed_path = g_build_filename(dir, "seed.iso", NULL);
@@ -516,6 +561,8 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
     json_object_set_new(spec, "serialLog",
                         jstr_take(g_build_filename(dir, "serial.log", NULL)));
     json_object_set_new(spec, "vnc", json_true());
+    /* The channel readiness probes read guestinfo key=value lines from. */
+    json_object_set_new(spec, "guestInfoLog", jstr_take(agent_guestinfo_path(a, uid)));
     /* A channel for qemu-guest-agent, for guests that run one. */
     {
         char *qga = g_build_filename(dir, "qga.sock", NULL);
@@ -527,6 +574,8 @@ static int provision(agent_t *a, const json_t *vm, json_t **spec_out, err_t *err
             g_free(qga);
         }
     }
+    if (json_array_size(nics) > 0)
+        json_object_set(spec, "nics", nics);
     *spec_out = spec;
     spec = NULL;
     rc = 0;
@@ -536,6 +585,9 @@ out:
     json_decref(sc);
     json_decref(secrets);
     json_decref(macs);
+    json_decref(nics);
+    json_decref(resolved);
+    json_decref(seed_vm);
     json_decref(spec);
     if (seed)
         g_ptr_array_unref(seed);
@@ -742,6 +794,13 @@ static int restart(agent_t *a, const json_t *vm, const char *dom, hv_state_t st,
     return 0;
 }
 
+/* A readiness probe changed its verdict: look at its VM again. */
+static void on_probe_change(void *ctx, const char *key)
+{
+    agent_t *a = ctx;
+    queue_add(a->q, key);
+}
+
 static int reconcile(void *ctx, const char *key)
 {
     agent_t *a = ctx;
@@ -762,6 +821,7 @@ static int reconcile(void *ctx, const char *key)
     ns = json_path_str(vm, "metadata.namespace");
     name = json_path_str(vm, "metadata.name");
     if (json_path_get(vm, "metadata.deletionTimestamp")) {
+        probe_remove(a->probes, key);
         rc = teardown(a, key, vm, dom);
         goto out;
     }
@@ -772,6 +832,8 @@ static int reconcile(void *ctx, const char *key)
     conds = json_array();
     if (hv_state(a->hv, dom, &st, &err) < 0)
         goto fail;
+    if (st == HV_STATE_NONE && !cond_is_true(vm, "VirtualMachineNetworkReady"))
+        goto out; /* the network controller has not given every interface its address yet */
     if (st == HV_STATE_NONE) {
         if (provision(a, vm, &spec, &err) < 0 || hv_define(a->hv, spec, &err) < 0) {
             json_array_append_new(conds, ctl_cond("VirtualMachineCreated", false, "CreateFailed",
@@ -822,6 +884,11 @@ static int reconcile(void *ctx, const char *key)
     }
     if (power_state_of(st))
         json_object_set_new(set, "powerState", json_string(power_state_of(st)));
+    {
+        int recheck = agent_net_vm_status(a, key, vm, dom, st, set, conds);
+        if (recheck > 0 && (again == 0 || recheck < again))
+            again = recheck;
+    }
     goto write;
 
 fail_status:
@@ -961,11 +1028,15 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
 
     if (!(a->hv = hv_open(o->hv_ops, &ho, err)))
         goto fail;
+    if (!(a->net = agent_net_start(a, o->net_ops ? o->net_ops : &hostnet_linux_ops, err)))
+        goto fail;
     if (register_node(a, err) < 0)
         goto fail;
+    a->probes = probe_sched_new(on_probe_change, NULL, a);
     a->q = queue_new("agent", o->workers > 0 ? o->workers : 4, reconcile, a);
     a->follow = ctl_start(srv, &follow_ops, a);
     a->pvcs = pvc_start(a);
+    a->lib = library_start(a);
     log_info("agent: node %s%s%s, %s driver, %s", a->node, a->zone ? " in zone " : "",
              a->zone ? a->zone : "", hv_driver_name(a->hv),
              hv_accel(a->hv) == HV_ACCEL_KVM ? "KVM" : "TCG");
@@ -981,9 +1052,13 @@ void agent_stop(agent_t *a)
 {
     if (!a)
         return;
+    library_stop(a->lib);
     ctl_stop(a->pvcs);
     ctl_stop(a->follow);
+    probe_sched_stop(a->probes);
     queue_free(a->q);
+    probe_sched_free(a->probes);
+    agent_net_stop(a->net);
     hv_close(a->hv);
     event_recorder_free(a->ev);
     g_hash_table_unref(a->uid_key);

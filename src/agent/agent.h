@@ -8,9 +8,13 @@
  * call.
  *
  * Files under the data directory:
- *   images/<id>                imported images (until content libraries)
+ *   libraries/<lib uid>/<item uuid>/  content library items (library.h)
  *   storage/<class>/<uid>.qcow2  boot disks, one pool per StorageClass
- *   vms/<uid>/                 seed.iso, nvram.fd, serial.log
+ *   vms/<uid>/                 seed.iso, nvram.fd, serial.log, base.img (a
+ *                              hard link to the image the boot disk is an
+ *                              overlay on, so it outlives the item)
+ *   bases/                     copies of images from libraries on another
+ *                              file system, linked from vms/<uid>/base.img
  *   libvirt/                   the embedded libvirt driver's root
  *
  * A restarted agent adopts the domains it finds (they are named after the
@@ -21,6 +25,7 @@
 
 #include "api/admit.h"
 #include "api/api.h"
+#include "hostnet/hostnet.h"
 #include "hv/hv.h"
 
 #define AGENT_FINALIZER ADMIT_VM_FINALIZER
@@ -36,15 +41,12 @@ typedef struct agent_opts {
     int64_t alloc_mem_bytes;   /* 0: what the host has */
     int workers;               /* parallel VM operations */
     int soft_timeout_s;        /* TrySoft: wait this long before a hard power-off */
+    const hostnet_ops_t *net_ops; /* bridges and packet rules; NULL: linux */
 } agent_opts_t;
 
 typedef struct agent agent_t;
 
 agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err);
 void agent_stop(agent_t *a);
-
-/* The path of an imported image with this id, or NULL if the id is not a
- * plain file name (g_free). */
-char *agent_image_path(const char *data_dir, const char *id);
 
 #endif

@@ -2,6 +2,10 @@
 #include "agent/disk.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <glib.h>
 #include <jansson.h>
 #include <string.h>
@@ -134,4 +138,174 @@ int disk_remove(const char *path, err_t *err)
         return -1;
     }
     return 0;
+}
+
+json_t *disk_inspect(const char *path, const char *format, err_t *err)
+{
+    char *argv[] = {QEMU_IMG, "info", "--output=json", "-U", "-f", (char *)format,
+                    (char *)path, NULL};
+    char *text = NULL;
+    json_t *j;
+
+    if (!format) {
+        argv[4] = (char *)path;
+        argv[5] = NULL;
+    }
+    if (run_qemu_img(argv, &text, err) < 0)
+        return NULL;
+    j = json_loads(text, 0, NULL);
+    g_free(text);
+    if (!json_is_object(j) || !json_string_value(json_object_get(j, "format"))) {
+        json_decref(j);
+        err_set(err, ERR_INVALID, "qemu-img could not tell the format of %s.", path);
+        return NULL;
+    }
+    return j;
+}
+
+int disk_check(const char *path, err_t *err)
+{
+    char *argv[] = {QEMU_IMG, "check", "-q", "-f", "qcow2", (char *)path, NULL};
+    return run_qemu_img(argv, NULL, err);
+}
+
+int disk_convert(const char *src, const char *format, const char *dst, disk_progress_fn fn,
+                 void *ctx, err_t *err)
+{
+    char *argv[] = {QEMU_IMG, "convert", "-p", "-f", (char *)format, "-O", "qcow2",
+                    "-o", "cluster_size=64k", (char *)src, (char *)dst, NULL};
+    GError *gerr = NULL;
+    GPid pid;
+    int out_fd = -1, err_fd = -1, status = 0;
+    GString *errs = g_string_new(NULL), *line = g_string_new(NULL);
+    bool stopped = false;
+    char buf[4096];
+    ssize_t n;
+
+    if (!g_spawn_async_with_pipes(NULL, argv, NULL,
+                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                  &pid, NULL, &out_fd, &err_fd, &gerr)) {
+        err_set(err, ERR_INTERNAL, "Cannot run qemu-img: %s", gerr->message);
+        g_error_free(gerr);
+        g_string_free(errs, TRUE);
+        g_string_free(line, TRUE);
+        return -1;
+    }
+    /* "-p" prints "    (12.34/100%)\r" as it goes. */
+    while ((n = read(out_fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\r' || buf[i] == '\n') {
+                const char *open = strchr(line->str, '(');
+                if (open && fn && !stopped && !fn(ctx, g_ascii_strtod(open + 1, NULL))) {
+                    stopped = true;
+                    kill(pid, SIGTERM);
+                }
+                g_string_truncate(line, 0);
+            } else if (line->len < 256) {
+                g_string_append_c(line, buf[i]);
+            }
+        }
+    }
+    while ((n = read(err_fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0 && errs->len < 4096)
+            g_string_append_len(errs, buf, n);
+    close(out_fd);
+    close(err_fd);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    g_spawn_close_pid(pid);
+    g_string_free(line, TRUE);
+    if (stopped) {
+        err_set(err, ERR_TIMEOUT, "The conversion of %s was stopped.", src);
+        g_string_free(errs, TRUE);
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        g_strstrip(errs->str);
+        err_set(err, ERR_INTERNAL, "qemu-img convert failed: %.800s", errs->str);
+        g_string_free(errs, TRUE);
+        return -1;
+    }
+    g_string_free(errs, TRUE);
+    return 0;
+}
+
+int disk_sync(const char *path, err_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot flush %s to disk: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Copy a file whole to `dst` through a temporary name. */
+static int copy_whole(const char *src, const char *dst, err_t *err)
+{
+    char *tmp = g_strconcat(dst, ".tmp", NULL);
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    struct stat sb;
+
+    unlink(tmp);
+    if (in < 0 || fstat(in, &sb) < 0 ||
+        (out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        goto fail;
+    for (off_t left = sb.st_size; left > 0;) {
+        ssize_t c = copy_file_range(in, NULL, out, NULL, (size_t)MIN(left, 1 << 30), 0);
+        if (c < 0 && errno == EINTR)
+            continue;
+        if (c <= 0)
+            goto fail;
+        left -= c;
+    }
+    if (fsync(out) < 0 || rename(tmp, dst) < 0)
+        goto fail;
+    rc = 0;
+    goto out;
+fail:
+    err_set(err, ERR_INTERNAL, "Cannot copy %s to %s: %s", src, dst, strerror(errno));
+    unlink(tmp);
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    g_free(tmp);
+    return rc;
+}
+
+int disk_link_base(const char *image, const char *lpath, const char *cache_dir, const char *key,
+                   err_t *err)
+{
+    char *cached = NULL;
+    int rc = -1;
+
+    if (g_file_test(lpath, G_FILE_TEST_EXISTS))
+        return 0;
+    if (link(image, lpath) == 0)
+        return 0;
+    if (errno != EXDEV) {
+        err_set(err, ERR_INTERNAL, "Cannot link %s to %s: %s", lpath, image, strerror(errno));
+        return -1;
+    }
+    /* Another file system: one copy per host, shared by its VMs. */
+    cached = g_build_filename(cache_dir, key, NULL);
+    if (g_mkdir_with_parents(cache_dir, 0700) < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot make %s: %s", cache_dir, strerror(errno));
+        goto out;
+    }
+    if (!g_file_test(cached, G_FILE_TEST_EXISTS) && copy_whole(image, cached, err) < 0)
+        goto out;
+    if (link(cached, lpath) < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot link %s to %s: %s", lpath, cached, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    g_free(cached);
+    return rc;
 }

@@ -57,10 +57,29 @@ static int admit_power(const json_t *obj, const json_t *old, err_t *err)
     return 0;
 }
 
+/* Libraries and items are named by a uuid the API requires; vmsvc makes
+ * one for a new object that has none (there is no vCenter to ask). */
+static void admit_library_uuid(const resource_t *res, json_t *obj, const json_t *old)
+{
+    json_t *spec;
+    char *uuid;
+    if (old || strcmp(res->group, "imageregistry.vmware.com") ||
+        (strcmp(res->kind, "ContentLibrary") && strcmp(res->kind, "ClusterContentLibrary") &&
+         strcmp(res->kind, "ContentLibraryItem") && strcmp(res->kind, "ClusterContentLibraryItem")))
+        return;
+    spec = json_object_ensure(obj, "spec");
+    if (json_string_value(json_object_get(spec, "uuid")))
+        return;
+    uuid = meta_uid_new();
+    json_object_set_new(spec, "uuid", json_string(uuid));
+    g_free(uuid);
+}
+
 int admit(const resource_t *res, json_t *obj, const json_t *old, err_t *err)
 {
     int rc = 0;
 
+    admit_library_uuid(res, obj, old);
     if (!is_vm(res))
         return 0;
     if (!old)

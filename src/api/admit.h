@@ -4,6 +4,9 @@
  * Kubernetes' admission webhooks): they may change the object (mutation)
  * and refuse it with ERR_INVALID and field causes.
  *
+ * ContentLibrary, ClusterContentLibrary and their items: a new one without
+ * spec.uuid gets a random one.
+ *
  * VirtualMachine:
  *   - a new VM gets the finalizer ADMIT_VM_FINALIZER, so that its disks and
  *     domain are cleaned up before it goes, however fast it is deleted;

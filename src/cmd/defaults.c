@@ -5,16 +5,20 @@
  *   - the four VM classes of the product, in vmsvc-system (the namespace
  *     whose classes every namespace may use), guaranteed ones with their
  *     CPU and memory fully requested;
- *   - the StorageClass "default" (thin provisioning), marked as the default.
+ *   - the StorageClass "default" (thin provisioning), marked as the default;
+ *   - the ClusterContentLibrary "local" (its directory under the data
+ *     directory), the default target of `vmsvc image import`.
  */
 #include <string.h>
 
 #include "api/objects.h"
 #include "cmd/cmd.h"
 #include "ctl/refs.h"
+#include "model/meta.h"
 #include "util/log.h"
 
 #define DEFAULTS_MARKER "vmsvc-defaults"
+#define DEFAULTS_LIBRARY_MARKER "vmsvc-default-library"
 
 static int create_one(apiserver_t *srv, const char *group, const char *version,
                       const char *plural, const char *ns, json_t *obj, err_t *err)
@@ -26,6 +30,37 @@ static int create_one(apiserver_t *srv, const char *group, const char *version,
         return -1;
     err_clear(err);
     store_obj_unref(r);
+    return 0;
+}
+
+/* The ClusterContentLibrary "local", where `vmsvc image import` puts images
+ * by default; made once, like the rest (its own marker, so that data
+ * directories from before content libraries get it too). */
+static int default_library(apiserver_t *srv, err_t *err)
+{
+    json_t *marker = refs_get(srv, "", "configmaps", REFS_SHARED_NS, DEFAULTS_LIBRARY_MARKER);
+    char *uuid;
+
+    if (marker) {
+        json_decref(marker);
+        return 0;
+    }
+    uuid = meta_uid_new();
+    if (create_one(srv, "imageregistry.vmware.com", "v1alpha1", "clustercontentlibraries", NULL,
+                   json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion",
+                             "imageregistry.vmware.com/v1alpha1", "kind", "ClusterContentLibrary",
+                             "metadata", "name", "local", "spec", "uuid", uuid),
+                   err) < 0 ||
+        create_one(srv, "", "v1", "configmaps", REFS_SHARED_NS,
+                   json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                             "metadata", "name", DEFAULTS_LIBRARY_MARKER, "data", "created",
+                             "the ClusterContentLibrary local"),
+                   err) < 0) {
+        g_free(uuid);
+        return -1;
+    }
+    g_free(uuid);
+    log_info("defaults: created the ClusterContentLibrary local");
     return 0;
 }
 
@@ -42,8 +77,11 @@ int defaults_ensure(apiserver_t *srv, err_t *err)
         {"guaranteed-small", 2, "4Gi", true},
         {"best-effort-small", 2, "4Gi", false},
     };
-    json_t *marker = refs_get(srv, "", "configmaps", REFS_SHARED_NS, DEFAULTS_MARKER);
+    json_t *marker;
 
+    if (default_library(srv, err) < 0)
+        return -1;
+    marker = refs_get(srv, "", "configmaps", REFS_SHARED_NS, DEFAULTS_MARKER);
     if (marker) {
         json_decref(marker);
         return 0;

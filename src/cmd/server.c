@@ -18,6 +18,7 @@
 #include "api/pki.h"
 #include "cmd/cmd.h"
 #include "ctl/ctl.h"
+#include "ctl/net.h"
 #include "model/quantity.h"
 #include "model/validate.h"
 #include "util/fs.h"
@@ -160,7 +161,7 @@ int cmd_server(int argc, char **argv)
     err_t err = ERR_INIT;
     apiserver_t srv = {0};
     pki_t *pki = NULL;
-    ctl_t *gc = NULL, *nsc = NULL, *vmc = NULL, *imgc = NULL;
+    ctl_t *gc = NULL, *nsc = NULL, *vmc = NULL, *imgc = NULL, *netc = NULL;
     agent_t *agent = NULL;
     agent_opts_t ao = {0};
     char *kc = NULL, *kc_path = NULL;
@@ -199,8 +200,10 @@ int cmd_server(int argc, char **argv)
         return 2;
     }
     ao.hv_ops = &hv_libvirt_ops;
-    if (hypervisor && !strcmp(hypervisor, "fake"))
+    if (hypervisor && !strcmp(hypervisor, "fake")) {
         ao.hv_ops = &hv_fake_ops;
+        ao.net_ops = &hostnet_fake_ops; /* no guests, so no bridges or rules on the host */
+    }
     else if (hypervisor && strcmp(hypervisor, "libvirt")) {
         fprintf(stderr, "vmsvc server: --hypervisor must be libvirt or fake\n");
         return 2;
@@ -245,10 +248,13 @@ int cmd_server(int argc, char **argv)
         goto fail;
     if (defaults_ensure(&srv, &err) < 0)
         goto fail;
+    if (net_defaults_ensure(&srv, &err) < 0)
+        goto fail;
     gc = ctl_gc_start(&srv);
     nsc = ctl_namespace_start(&srv);
-    imgc = ctl_imagedir_start(&srv, data_dir);
+    imgc = ctl_catalog_start(&srv);
     vmc = ctl_vm_start(&srv);
+    netc = ctl_netif_start(&srv);
     ao.data_dir = data_dir;
     ao.node_name = node;
     ao.zone = zone;
@@ -274,6 +280,7 @@ fail:
     log_error("%s", err.msg);
 out:
     agent_stop(agent);
+    ctl_stop(netc);
     ctl_stop(vmc);
     ctl_stop(imgc);
     ctl_stop(nsc);

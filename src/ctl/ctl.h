@@ -16,8 +16,8 @@ ctl_t *ctl_gc_start(apiserver_t *srv);
 ctl_t *ctl_namespace_start(apiserver_t *srv);
 /* VirtualMachines: finalizer, references, placement (see vm.c). */
 ctl_t *ctl_vm_start(apiserver_t *srv);
-/* Images from files in <data-dir>/images (see imagedir.c). */
-ctl_t *ctl_imagedir_start(apiserver_t *srv, const char *data_dir);
+/* The image catalog: an image per content library item (see catalog.h). */
+ctl_t *ctl_catalog_start(apiserver_t *srv);
 void ctl_stop(ctl_t *c);
 
 /* A status change as controllers make them: `set` (an object, may be NULL)

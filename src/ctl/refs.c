@@ -2,6 +2,7 @@
 #include "ctl/refs.h"
 
 #include "model/meta.h"
+#include "store/store.h"
 #include "model/quantity.h"
 #include "util/jsonutil.h"
 
@@ -38,12 +39,64 @@ json_t *refs_class(apiserver_t *srv, const char *ns, const char *name)
     return c;
 }
 
+/* Parse a stored object only when its text mentions `needle`. */
+static json_t *ctl_parse_if_text(const store_obj_t *o, const char *needle)
+{
+    if (!o || !g_strstr_len(o->json, (gssize)o->len, needle))
+        return NULL;
+    return store_obj_parse(o);
+}
+
+/* Images under `prefix` whose display name (status.name) is `name`, added
+ * to `found` as parsed objects. */
+static void by_display_name(apiserver_t *srv, const char *prefix, const char *name,
+                            GPtrArray *found)
+{
+    GPtrArray *all = store_list(srv->store, prefix, NULL, 0, NULL, NULL);
+    for (guint i = 0; i < all->len && found->len < 2; i++) {
+        json_t *j = ctl_parse_if_text(all->pdata[i], name);
+        if (j && !g_strcmp0(json_path_str(j, "status.name"), name))
+            g_ptr_array_add(found, j);
+        else
+            json_decref(j);
+    }
+    g_ptr_array_unref(all);
+}
+
 json_t *refs_image(apiserver_t *srv, const char *ns, const char *name)
 {
     json_t *i = refs_get(srv, "vmoperator.vmware.com", "virtualmachineimages", ns, name);
+    GPtrArray *found;
+    char *prefix;
+
     if (!i)
         i = refs_get(srv, "vmoperator.vmware.com", "clustervirtualmachineimages", NULL, name);
+    if (i || !name || !*name || !ns)
+        return i;
+    /* A display name that names exactly one image the namespace can use. */
+    found = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+    prefix = g_strconcat("vmoperator.vmware.com/virtualmachineimages/", ns, "/", NULL);
+    by_display_name(srv, prefix, name, found);
+    by_display_name(srv, "vmoperator.vmware.com/clustervirtualmachineimages/", name, found);
+    if (found->len == 1)
+        i = json_incref(found->pdata[0]);
+    g_ptr_array_unref(found);
+    g_free(prefix);
     return i;
+}
+
+int refs_image_count_by_display_name(apiserver_t *srv, const char *ns, const char *name)
+{
+    GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+    char *prefix = g_strconcat("vmoperator.vmware.com/virtualmachineimages/", ns ? ns : "", "/",
+                               NULL);
+    int n;
+    by_display_name(srv, prefix, name, found);
+    by_display_name(srv, "vmoperator.vmware.com/clustervirtualmachineimages/", name, found);
+    n = (int)found->len;
+    g_ptr_array_unref(found);
+    g_free(prefix);
+    return n;
 }
 
 json_t *refs_storage_class(apiserver_t *srv, const char *name)

@@ -6,7 +6,9 @@
  *                  REFS_SHARED_NS (the classes every namespace may use; the
  *                  defaults live there)
  *   image          VirtualMachineImage in the namespace, else the
- *                  ClusterVirtualMachineImage of that name
+ *                  ClusterVirtualMachineImage of that name, else the one
+ *                  image of either kind whose display name (status.name)
+ *                  it is (none when two share it)
  *   storage class  the StorageClass (cluster-scoped)
  *
  * Each returns the object parsed (a new reference) or NULL.
@@ -22,6 +24,9 @@
 
 json_t *refs_class(apiserver_t *srv, const char *ns, const char *name);
 json_t *refs_image(apiserver_t *srv, const char *ns, const char *name);
+/* How many images the namespace can use have `name` as display name (0, 1
+ * or 2 meaning "more than one"). */
+int refs_image_count_by_display_name(apiserver_t *srv, const char *ns, const char *name);
 json_t *refs_storage_class(apiserver_t *srv, const char *name);
 /* Any object by group, plural, namespace (NULL: cluster scope) and name. */
 json_t *refs_get(apiserver_t *srv, const char *group, const char *plural, const char *ns,

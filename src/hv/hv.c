@@ -156,3 +156,10 @@ int hv_pid(hv_driver_t *d, const char *name)
 {
     return d->ops->pid ? d->ops->pid(d->h, name) : 0;
 }
+
+int hv_backup_disk(hv_driver_t *d, const char *name, const char *target, const char *dest,
+                   err_t *err)
+{
+    return HV_CALL(d, backup_disk, "copy the disks of running domains", err, name, target, dest,
+                   err);
+}

@@ -86,6 +86,11 @@ typedef struct hv_ops {
     int (*detach_disk)(void *h, const char *name, const char *target, err_t *err);
     /* QEMU's process id for a running domain, or 0. */
     int (*pid)(void *h, const char *name);
+    /* Copy disk `target` ("vda") of a running domain, as it is at one
+     * instant while the guest goes on, into a new standalone qcow2 file
+     * `dest` (the backing chain flattened).  Returns when the copy is done. */
+    int (*backup_disk)(void *h, const char *name, const char *target, const char *dest,
+                       err_t *err);
 } hv_ops_t;
 
 extern const hv_ops_t hv_libvirt_ops;
@@ -109,6 +114,8 @@ GPtrArray *hv_list(hv_driver_t *d, err_t *err);
 int hv_attach_disk(hv_driver_t *d, const char *name, const json_t *disk, err_t *err);
 int hv_detach_disk(hv_driver_t *d, const char *name, const char *target, err_t *err);
 int hv_pid(hv_driver_t *d, const char *name);
+int hv_backup_disk(hv_driver_t *d, const char *name, const char *target, const char *dest,
+                   err_t *err);
 
 /*
  * The domain spec, a JSON object:
@@ -134,6 +141,8 @@ int hv_pid(hv_driver_t *d, const char *name);
  *   vnc         bool: a VNC display on loopback (for web consoles)
  *   guestAgentSocket  the UNIX socket of a virtio-serial channel for
  *               qemu-guest-agent (shorter than DOMAIN_SOCKET_PATH_MAX)
+ *   guestInfoLog  file that receives what the guest writes to the virtio-serial
+ *               port org.vmsvc.guestinfo (readiness probes)
  */
 
 #endif

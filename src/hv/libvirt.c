@@ -1039,6 +1039,107 @@ static int lv_pid(void *h, const char *name)
     return pid;
 }
 
+/* The targets of a domain's disks, from its live XML (freed by caller). */
+static GPtrArray *disk_targets(const char *xml)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    for (xmlNode *dev = root ? root->children : NULL; dev; dev = dev->next) {
+        if (dev->type != XML_ELEMENT_NODE || strcmp((const char *)dev->name, "devices"))
+            continue;
+        for (xmlNode *d = dev->children; d; d = d->next) {
+            if (d->type != XML_ELEMENT_NODE || strcmp((const char *)d->name, "disk"))
+                continue;
+            for (xmlNode *t = d->children; t; t = t->next)
+                if (t->type == XML_ELEMENT_NODE && !strcmp((const char *)t->name, "target")) {
+                    xmlChar *v = xmlGetProp(t, (const xmlChar *)"dev");
+                    if (v)
+                        g_ptr_array_add(out, g_strdup((const char *)v));
+                    xmlFree(v);
+                }
+        }
+    }
+    xmlFreeDoc(doc);
+    return out;
+}
+
+/* A push-mode backup job (virDomainBackupBegin): QEMU copies the disk as
+ * it was when the job began while the guest keeps running, writing the
+ * guest's changes to the source only after their old data was copied. */
+static int lv_backup_disk(void *h, const char *name, const char *target, const char *dest,
+                          err_t *err)
+{
+    virDomainPtr dom = lv_lookup(h, name, "back up", err);
+    char *xml = NULL;
+    GPtrArray *targets = NULL;
+    GString *b;
+    int rc = -1;
+
+    if (!dom)
+        return -1;
+    if (!(xml = virDomainGetXMLDesc(dom, 0))) {
+        lv_error(err, "back up", name);
+        goto out;
+    }
+    targets = disk_targets(xml);
+    b = g_string_new("<domainbackup mode='push'><disks>");
+    for (guint i = 0; i < targets->len; i++) {
+        const char *t = targets->pdata[i];
+        char *e = !strcmp(t, target)
+                      ? g_markup_printf_escaped("<disk name='%s' backup='yes' type='file'>"
+                                                "<driver type='qcow2'/><target file='%s'/></disk>",
+                                                t, dest)
+                      : g_markup_printf_escaped("<disk name='%s' backup='no'/>", t);
+        g_string_append(b, e);
+        g_free(e);
+    }
+    g_string_append(b, "</disks></domainbackup>");
+    if (virDomainBackupBegin(dom, b->str, NULL, 0) < 0) {
+        lv_error(err, "back up", name);
+        g_string_free(b, TRUE);
+        goto out;
+    }
+    g_string_free(b, TRUE);
+    /* Wait for the job to end, then ask how it ended. */
+    for (;;) {
+        virDomainJobInfo info;
+        if (virDomainGetJobInfo(dom, &info) < 0) {
+            lv_error(err, "follow the backup of", name);
+            goto out;
+        }
+        if (info.type == VIR_DOMAIN_JOB_NONE)
+            break;
+        g_usleep(100 * 1000);
+    }
+    {
+        int type = VIR_DOMAIN_JOB_NONE, n = 0;
+        virTypedParameterPtr params = NULL;
+        if (virDomainGetJobStats(dom, &type, &params, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
+            virTypedParamsFree(params, n);
+            if (type == VIR_DOMAIN_JOB_FAILED || type == VIR_DOMAIN_JOB_CANCELLED) {
+                err_set(err, ERR_INTERNAL, "The backup of disk %s of domain %s %s.", target, name,
+                        type == VIR_DOMAIN_JOB_FAILED ? "failed" : "was cancelled");
+                goto out;
+            }
+        }
+        virResetLastError();
+    }
+    if (!g_file_test(dest, G_FILE_TEST_IS_REGULAR)) {
+        err_set(err, ERR_INTERNAL, "The backup of disk %s of domain %s wrote nothing.", target,
+                name);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (targets)
+        g_ptr_array_unref(targets);
+    free(xml);
+    virDomainFree(dom);
+    return rc;
+}
+
 const hv_ops_t hv_libvirt_ops = {
     .name = "libvirt",
     .open = lv_open,
@@ -1058,4 +1159,5 @@ const hv_ops_t hv_libvirt_ops = {
     .attach_disk = lv_attach_disk,
     .detach_disk = lv_detach_disk,
     .pid = lv_pid,
+    .backup_disk = lv_backup_disk,
 };

@@ -463,7 +463,7 @@ int domain_spec_validate(const json_t *spec, err_t *err)
     static const char *const keys[] = {
         "name", "uuid", "vmUID", "vmName", "vmNamespace", "instanceUUID", "vcpus",
         "memoryMiB", "firmware", "nvramPath", "cpu", "memoryTune", "disks", "nics",
-        "hostdevs", "serialLog", "vnc", "guestAgentSocket", NULL};
+        "hostdevs", "serialLog", "vnc", "guestAgentSocket", "guestInfoLog", NULL};
     static const char *const firmwares[] = {"bios", "efi", NULL};
     const char *name, *uuid, *s, *firmware, *nvram;
     const json_t *disks, *nics, *hostdevs, *v;
@@ -518,6 +518,7 @@ int domain_spec_validate(const json_t *spec, err_t *err)
         memtune_validate(v, mem, err) < 0)
         return -1;
     if (get_path(spec, NULL, "serialLog", false, &s, err) < 0 ||
+        get_path(spec, NULL, "guestInfoLog", false, &s, err) < 0 ||
         get_bool(spec, NULL, "vnc", &b, err) < 0 ||
         get_path(spec, NULL, "guestAgentSocket", false, &s, err) < 0 ||
         socket_path_check(s, "guestAgentSocket", err) < 0 ||
@@ -893,7 +894,7 @@ static void write_root_ports(xmlTextWriterPtr w, const json_t *spec)
         n += str_of(d, "target")[0] == 'v';
     n += json_array_size(json_object_get(spec, "nics"));
     n += json_array_size(json_object_get(spec, "hostdevs"));
-    n += str_of(spec, "guestAgentSocket") != NULL; /* virtio-serial controller */
+    n += str_of(spec, "guestAgentSocket") || str_of(spec, "guestInfoLog"); /* virtio-serial controller */
     xw_open(w, "controller");
     xw_attr(w, "type", "pci");
     xw_attr(w, "index", "0");
@@ -956,6 +957,20 @@ static void write_devices(xmlTextWriterPtr w, const json_t *spec)
         xw_open(w, "target");
         xw_attr(w, "type", "virtio");
         xw_attr(w, "name", "org.qemu.guest_agent.0");
+        xw_close(w);
+        xw_close(w);
+    }
+    if (str_of(spec, "guestInfoLog")) {
+        /* guestinfo key=value lines from the guest, appended to a file (probes). */
+        xw_open(w, "channel");
+        xw_attr(w, "type", "file");
+        xw_open(w, "source");
+        xw_attr(w, "path", str_of(spec, "guestInfoLog"));
+        xw_attr(w, "append", "on");
+        xw_close(w);
+        xw_open(w, "target");
+        xw_attr(w, "type", "virtio");
+        xw_attr(w, "name", "org.vmsvc.guestinfo");
         xw_close(w);
         xw_close(w);
     }
