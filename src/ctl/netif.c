@@ -26,6 +26,8 @@
  * reserved if free; a taken one, one outside the subnet, a full pool, a
  * missing or deleted Network each leave the VM with a false
  * VirtualMachineNetworkReady condition that says so, and a Warning event.
+ * Such a VM is kept in a waiting set and looked at again whenever an
+ * address is given back.
  * Networks carry the finalizer NETREFS_FINALIZER: a Network being deleted
  * takes no new interfaces and goes once the last one that uses it is gone.
  */
@@ -73,6 +75,7 @@ typedef struct netifctl {
     GHashTable *macs;       /* mac -> netif key (borrowed from allocs) */
     GHashTable *dirty_vms;  /* VM keys */
     GHashTable *dirty_nets; /* network uids */
+    GHashTable *waiting;    /* VM keys whose interfaces are not all allocated */
 } netifctl_t;
 
 static void pool_rec_free(pool_rec_t *p)
@@ -227,6 +230,14 @@ static void forget_netif(netifctl_t *n, const char *key)
     if (a->vm_key)
         g_hash_table_add(n->dirty_vms, g_strdup(a->vm_key));
     g_hash_table_remove(n->allocs, key);
+    /* A freed address may be what a waiting VM needs. */
+    {
+        GHashTableIter it;
+        gpointer k;
+        g_hash_table_iter_init(&it, n->waiting);
+        while (g_hash_table_iter_next(&it, &k, NULL))
+            g_hash_table_add(n->dirty_vms, g_strdup(k));
+    }
 }
 
 static guint allocs_of(netifctl_t *n, const char *uid)
@@ -286,6 +297,8 @@ static void netif_event(ctl_t *c, const store_event_t *ev)
     if (g_str_has_prefix(key, VM_PREFIX)) {
         if (ev->type != STORE_EV_DELETED)
             g_hash_table_add(n->dirty_vms, g_strdup(key));
+        else
+            g_hash_table_remove(n->waiting, key);
     } else if (g_str_has_prefix(key, NETREFS_NETIF_PREFIX)) {
         json_t *nif = store_obj_parse(ev->obj);
         if (ev->type == STORE_EV_DELETED) {
@@ -559,6 +572,7 @@ static void vm_process(ctl_t *c, const char *key)
     vm = store_obj_parse(o);
     store_obj_unref(o);
     if (json_path_get(vm, "metadata.deletionTimestamp")) {
+        g_hash_table_remove(n->waiting, key);
         json_decref(vm);
         return;
     }
@@ -587,6 +601,10 @@ static void vm_process(ctl_t *c, const char *key)
         err_clear(&err);
     }
     warn_on_change(n, vm, &v);
+    if (v.ready)
+        g_hash_table_remove(n->waiting, key);
+    else
+        g_hash_table_add(n->waiting, g_strdup(key));
     conds = json_array();
     json_array_append_new(conds, v.ready ? ctl_cond(NET_COND, true, "Ready", "%s",
                                                     json_array_size(ifaces)
@@ -696,6 +714,7 @@ static void netif_free(ctl_t *c)
     g_hash_table_unref(n->pools);
     g_hash_table_unref(n->dirty_vms);
     g_hash_table_unref(n->dirty_nets);
+    g_hash_table_unref(n->waiting);
     g_free(n);
 }
 
@@ -721,6 +740,7 @@ ctl_t *ctl_netif_start(apiserver_t *srv)
     n->macs = g_hash_table_new(g_str_hash, g_str_equal);
     n->dirty_vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     n->dirty_nets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    n->waiting = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return ctl_start(srv, &netif_ops, n);
 }
 

@@ -1,0 +1,339 @@
+"""Guest networking: Networks and their address pools, NetworkInterfaces,
+guest configuration through the seed, readiness probes, and the conditions
+of what cannot be allocated.
+
+Every server here runs in a network namespace the test makes, so the
+bridges, taps and nftables rules it creates, and every packet the tests
+send, stay inside it.  Tests that need no real guest run the fake
+hypervisor."""
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+import yaml
+
+from conftest import ROOT, VMSVC, Server
+from test_vm import diagnose, guest_lines, import_image, vm, wait_for, wait_guest
+
+GUEST_DIR = os.path.join(ROOT, "build", "guest")
+SHELL_PORT = 9000
+
+
+def make_netns():
+    name = "vmsvc-net-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+    return name
+
+
+def apply(s, *docs, ns=None):
+    args = ["apply", "-f", "-"] + (["-n", ns] if ns else [])
+    s.kubectl(*args, input=yaml.safe_dump_all(docs))
+
+
+def vm_doc(name, ns, user_data=None, **spec):
+    s = {"className": "small", "imageName": "tiny", "storageClass": "default",
+         "powerState": "PoweredOn"}
+    if user_data:
+        s["bootstrap"] = {"cloudInit": {"rawCloudConfig": {"name": name, "key": "user-data"}}}
+    s.update(spec)
+    return {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
+            "metadata": {"name": name, "namespace": ns}, "spec": s}
+
+
+def secret_doc(name, ns, user_data):
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+            "stringData": {"user-data": user_data}}
+
+
+def network_doc(name, ns, gateway, ranges=None, bridge=None):
+    spec = {"gateway4": gateway}
+    if ranges:
+        spec["ipRanges"] = ranges
+    if bridge:
+        spec["bridge"] = {"name": bridge, "managed": True, "nat": True}
+    return {"apiVersion": "netoperator.vmware.com/v1alpha1", "kind": "Network",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def cond(v, t):
+    for c in v.get("status", {}).get("conditions", []):
+        if c["type"] == t:
+            return c
+    return None
+
+
+def guest_sh(s, ip, cmd, timeout=30):
+    """Run a shell command in a tiny guest through its shell-port hook (a
+    TCP connection from the server's namespace); returns its output."""
+    code = ("import socket,sys\n"
+            "c=socket.create_connection((sys.argv[1],%d),timeout=%d)\n"
+            "c.sendall(sys.argv[2].encode()+b'\\n'); c.shutdown(socket.SHUT_WR)\n"
+            "out=b''\n"
+            "while True:\n"
+            "    b=c.recv(4096)\n"
+            "    if not b: break\n"
+            "    out+=b\n"
+            "sys.stdout.write(out.decode(errors='replace'))\n") % (SHELL_PORT, timeout)
+    p = subprocess.run(s.prefix() + ["/usr/bin/python3", "-c", code, ip, cmd],
+                       capture_output=True, text=True, timeout=timeout + 10)
+    if p.returncode != 0:
+        raise AssertionError("guest shell on %s failed: %s" % (ip, p.stderr[-1000:]))
+    return p.stdout
+
+
+def tcp_open(s, ip, port):
+    code = ("import socket,sys\n"
+            "try:\n"
+            "    socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=5).close()\n"
+            "except OSError:\n"
+            "    sys.exit(1)\n")
+    return subprocess.run(s.prefix() + ["/usr/bin/python3", "-c", code, ip, str(port)],
+                          capture_output=True).returncode == 0
+
+
+# ---- real guests ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_image():
+    if not os.path.exists("/usr/bin/qemu-system-x86_64"):
+        pytest.skip("qemu-system-x86_64 is not installed")
+    subprocess.run([os.path.join(ROOT, "tests", "guest", "build-tiny"), GUEST_DIR], check=True,
+                   capture_output=True)
+    return os.path.join(GUEST_DIR, "tiny.img")
+
+
+@pytest.fixture(scope="module")
+def nethost(tiny_image):
+    netns = make_netns()
+    d = tempfile.mkdtemp(prefix="vmsvc-net-")
+    s = Server(d, netns=netns, extra_args=["--accel", "tcg", "--soft-shutdown-timeout", "5",
+                                          "--allocatable", "cpu=2,memory=1Gi"])
+    try:
+        s.start()
+        import_image(s, tiny_image, "tiny")
+        apply(s, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "net"}},
+              {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
+               "metadata": {"name": "small", "namespace": "net"},
+               "spec": {"hardware": {"cpus": 1, "memory": "256Mi"}}})
+        yield s
+    finally:
+        try:
+            s.stop()
+        finally:
+            s.kill_guests()
+            subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+@pytest.fixture(scope="module")
+def pair(nethost):
+    """Two tiny guests on the default network: g-a with a TCP readiness
+    probe on port 8080, g-b with a guestInfo probe; both run a shell on
+    SHELL_PORT for the tests."""
+    s = nethost
+    ud = "#cloud-config\n#vmsvc: shell-port %d\n" % SHELL_PORT
+    apply(s, secret_doc("g-a", "net", ud), secret_doc("g-b", "net", ud),
+          vm_doc("g-a", "net", ud, readinessProbe={"tcpSocket": {"port": 8080}, "periodSeconds": 1,
+                                                   "timeoutSeconds": 1}),
+          vm_doc("g-b", "net", ud, readinessProbe={
+              "guestInfo": [{"key": "app.state", "value": "^run"}], "periodSeconds": 1}))
+    try:
+        for n in ["g-a", "g-b"]:
+            wait_guest(s, "net", n, "ready", timeout=240)
+    except AssertionError as e:
+        raise AssertionError("%s\n%s" % (e, diagnose(s, "net", "g-a"))) from None
+    return s
+
+
+def primary_ip(s, name):
+    return wait_for(lambda: vm(s, "net", name).get("status", {}).get("network", {}).get("primaryIP4"),
+                    what="the primary IP of %s" % name)
+
+
+def test_two_guests_get_distinct_addresses_and_reach_each_other(pair):
+    s = pair
+    ips = {n: primary_ip(s, n) for n in ["g-a", "g-b"]}
+    assert ips["g-a"] != ips["g-b"] and all(ip.startswith("10.200.") for ip in ips.values()), ips
+    for n, ip in ips.items():
+        v = vm(s, "net", n)
+        nif = s.kubectl_json("get", "networkinterfaces", n + "-eth0", "-n", "net")
+        mac = nif["status"]["macAddress"]
+        assert nif["status"]["ipConfigs"][0]["ip"] == ip
+        assert nif["metadata"]["ownerReferences"][0]["uid"] == v["metadata"]["uid"]
+        # The guest applied what its seed's network-config said (matched by MAC).
+        line = "iface=eth0 mac=%s address=%s/16 gateway=10.200.0.1 mtu=1500" % (mac, ip)
+        assert line in guest_lines(s, v), guest_lines(s, v)
+        st = v["status"]["network"]
+        assert st["interfaces"][0]["ip"]["macAddr"] == mac
+        assert st["interfaces"][0]["ip"]["addresses"][0]["address"] == ip + "/16"
+    # The host reaches each guest, and each guest the other.
+    assert "hello" in guest_sh(s, ips["g-a"], "echo hello")
+    out = guest_sh(s, ips["g-a"], "ping -c 2 -W 5 %s" % ips["g-b"])
+    assert " 0% packet loss" in out, out
+    out = guest_sh(s, ips["g-b"], "ping -c 2 -W 5 %s" % ips["g-a"])
+    assert " 0% packet loss" in out, out
+    # kubectl get vm -o wide shows the primary IP.
+    out = s.kubectl("get", "vm", "-n", "net", "-o", "wide").stdout
+    assert ips["g-a"] in out and ips["g-b"] in out, out
+    pool = s.kubectl_json("get", "networks", "default", "-n", "vmsvc-system")
+    assert pool["status"]["addresses"]["used"] >= 2, pool["status"]
+
+
+def ready(s, name):
+    c = cond(vm(s, "net", name), "Ready")
+    return c and c["status"]
+
+
+def test_tcp_probe_follows_the_guest_listening(pair):
+    s = pair
+    ip = primary_ip(s, "g-a")
+    wait_for(lambda: ready(s, "g-a") == "False", timeout=30, what="g-a not Ready (nothing listens)")
+    assert cond(vm(s, "net", "g-a"), "Ready")["reason"] == "ProbeFailed"
+    guest_sh(s, ip, "nc -ll -p 8080 -e /bin/true </dev/null >/dev/null 2>&1 & echo $! >/tmp/l.pid")
+    wait_for(lambda: ready(s, "g-a") == "True", timeout=60, what="g-a Ready once it listens")
+    guest_sh(s, ip, "kill $(cat /tmp/l.pid)")
+    wait_for(lambda: ready(s, "g-a") == "False", timeout=60, what="g-a not Ready once it stops")
+
+
+def test_guestinfo_probe_through_the_channel(pair):
+    s = pair
+    ip = primary_ip(s, "g-b")
+    wait_for(lambda: ready(s, "g-b") == "False", timeout=30, what="g-b not Ready (no guestinfo)")
+    port = "/dev/virtio-ports/org.vmsvc.guestinfo"
+    out = guest_sh(s, ip, "ls -l %s; echo guestinfo.app.state=running > %s" % (port, port))
+    assert "org.vmsvc.guestinfo" in out, out
+    wait_for(lambda: ready(s, "g-b") == "True", timeout=60, what="g-b Ready once guestinfo says so")
+    guest_sh(s, ip, "echo guestinfo.app.state=stopped > %s" % port)
+    wait_for(lambda: ready(s, "g-b") == "False", timeout=60, what="g-b not Ready once it changes")
+
+
+# ---- the allocator, on the fake hypervisor ---------------------------------------
+
+@pytest.fixture
+def fakehost():
+    netns = make_netns()
+    d = tempfile.mkdtemp(prefix="vmsvc-netfake-")
+    s = Server(d, netns=netns, extra_args=["--hypervisor", "fake"])
+    try:
+        s.start()
+        apply(s, {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
+                  "metadata": {"name": "small", "namespace": "default"},
+                  "spec": {"hardware": {"cpus": 1, "memory": "128Mi"}}})
+        yield s
+    finally:
+        try:
+            if s.proc is not None:
+                s.stop()
+        finally:
+            subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+def net_cond(s, name, ns="default"):
+    def get():
+        c = cond(s.kubectl_json("get", "vm", name, "-n", ns), "VirtualMachineNetworkReady")
+        return c
+    return wait_for(get, what="the network condition of " + name)
+
+
+def wait_net_cond(s, name, status, reason=None, ns="default", timeout=30):
+    def check():
+        c = cond(s.kubectl_json("get", "vm", name, "-n", ns), "VirtualMachineNetworkReady")
+        return c if c and c["status"] == status and (reason is None or c["reason"] == reason) else None
+    return wait_for(check, timeout=timeout, what="%s: network %s %s" % (name, status, reason))
+
+
+def events_of(s, name, ns="default"):
+    out = s.kubectl_json("get", "events", "-n", ns, "--field-selector", "involvedObject.name=" + name)
+    return [(e["reason"], e["message"]) for e in out["items"]]
+
+
+def test_full_pool_taken_address_missing_and_deleted_network(fakehost):
+    s = fakehost
+    apply(s, network_doc("tiny-pool", "default", "10.210.0.1/24", ["10.210.0.10-10.210.0.11"]))
+    iface = lambda **kw: {"network": {"interfaces": [dict(name="eth0", network={"name": "tiny-pool"}, **kw)]}}
+    apply(s, vm_doc("p-1", "default", **iface()), vm_doc("p-2", "default", **iface()))
+    for n in ["p-1", "p-2"]:
+        wait_net_cond(s, n, "True")
+    # A full pool: a condition and a Warning event.
+    apply(s, vm_doc("p-3", "default", **iface()))
+    c = wait_net_cond(s, "p-3", "False", "AddressPoolExhausted")
+    assert "tiny-pool" in c["message"] and "no free address" in c["message"], c
+    assert "AddressPoolExhausted" in [r for r, _ in events_of(s, "p-3")]
+    # Taken: an address the spec names that another interface holds.
+    taken = s.kubectl_json("get", "networkinterfaces", "p-1-eth0")["status"]["ipConfigs"][0]["ip"]
+    apply(s, vm_doc("p-4", "default", **iface(addresses=[taken + "/24"])))
+    c = wait_net_cond(s, "p-4", "False", "AddressInUse")
+    assert taken in c["message"], c
+    # A free address the spec names is honoured, also outside the ranges.
+    apply(s, vm_doc("p-5", "default", **iface(addresses=["10.210.0.50/24"])))
+    wait_net_cond(s, "p-5", "True")
+    assert s.kubectl_json("get", "networkinterfaces", "p-5-eth0")["status"]["ipConfigs"][0]["ip"] == "10.210.0.50"
+    # Freeing an address lets the waiting VM have it.
+    s.kubectl("delete", "vm", "p-2", "--timeout=30s")
+    wait_net_cond(s, "p-3", "True")
+    # A missing network.
+    apply(s, vm_doc("m-1", "default", network={"interfaces": [{"name": "eth0", "network": {"name": "nope"}}]}))
+    c = wait_net_cond(s, "m-1", "False", "NetworkNotFound")
+    assert "nope" in c["message"], c
+    # A network deleted while in use: it waits for its users; they are told.
+    s.kubectl("delete", "network", "tiny-pool", "--wait=false")
+    c = wait_net_cond(s, "p-1", "False", "NetworkDeleted")
+    assert "tiny-pool" in c["message"], c
+    assert s.kubectl("get", "network", "tiny-pool", check=False).returncode == 0
+    apply(s, vm_doc("p-6", "default", **iface()))
+    wait_net_cond(s, "p-6", "False", "NetworkDeleted")
+    s.kubectl("delete", "vm", "p-1", "p-3", "p-4", "p-5", "p-6", "--timeout=60s")
+    wait_for(lambda: s.kubectl("get", "network", "tiny-pool", check=False).returncode != 0,
+             what="the network to go once unused")
+
+
+def test_kill9_during_20_concurrent_creates(fakehost):
+    s = fakehost
+    errors = []
+
+    def create(i):
+        try:
+            s.kubectl("apply", "-f", "-", input=yaml.safe_dump(vm_doc("c-%d" % i, "default")))
+        except AssertionError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    # Kill once allocation is under way.
+    wait_for(lambda: s.kubectl("get", "networkinterfaces", "-o", "name", check=False).stdout.count("\n") >= 3,
+             timeout=60, interval=0.05, what="some allocations")
+    s.kill9()
+    for t in threads:
+        t.join()
+    s.start()
+    # Creates the kill cut off are made again.
+    for i in range(20):
+        if s.kubectl("get", "vm", "c-%d" % i, check=False).returncode != 0:
+            create(i)
+
+    def all_ready():
+        items = s.kubectl_json("get", "vm")["items"]
+        ok = [v for v in items if (cond(v, "VirtualMachineNetworkReady") or {}).get("status") == "True"]
+        return items if len(ok) == 20 else None
+    wait_for(all_ready, timeout=120, what="20 VMs with their allocation")
+    nifs = s.kubectl_json("get", "networkinterfaces")["items"]
+    ips = [n["status"]["ipConfigs"][0]["ip"] for n in nifs]
+    macs = [n["status"]["macAddress"] for n in nifs]
+    assert len(nifs) == 20 and len(set(ips)) == 20 and len(set(macs)) == 20, (ips, macs)
+    net = s.kubectl_json("get", "network", "default", "-n", "vmsvc-system")
+    wait_for(lambda: s.kubectl_json("get", "network", "default", "-n", "vmsvc-system")
+             ["status"]["addresses"]["used"] == 20, what="20 addresses in use")
+    # Deleting the VMs gives every address back.
+    s.kubectl("delete", "vm", "--all", "--timeout=120s")
+    wait_for(lambda: not s.kubectl_json("get", "networkinterfaces")["items"], timeout=60,
+             what="the interfaces to go")
+    wait_for(lambda: s.kubectl_json("get", "network", "default", "-n", "vmsvc-system")
+             ["status"]["addresses"] == {"total": net["status"]["addresses"]["total"], "used": 0,
+                                         "free": net["status"]["addresses"]["total"]},
+             what="every address free again")
