@@ -16,7 +16,8 @@
  * objects after every burst of changes and applied only when it differs
  * from what was applied last.  A host with no bridge of vmsvc's gets no
  * table at all, so a server that runs no guests leaves the host's packet
- * rules alone.
+ * rules alone.  Each service address also gets a route of type local
+ * (hostnet.h), removed with the service.
  */
 #include "agent/agent_priv.h"
 
@@ -41,6 +42,8 @@ struct agent_net {
     json_t *made;         /* bridge -> network uid */
     char *applied;        /* the batch applied last, or NULL */
     char *made_path;
+    GMutex route_lock;    /* serializes routes_sync (from the loop and from VM workers) */
+    GHashTable *routed;   /* service addresses with a local route here */
     ctl_t *loop;
     bool dirty;
 };
@@ -83,6 +86,47 @@ static json_t *service_desc(agent_t *a, const json_t *svc)
     g_free(full);
     json_decref(ep);
     return d;
+}
+
+/* Local routes for the service addresses of `desc` (none when `on` is
+ * false), so the host's own connections to them reach the DNAT. */
+static void routes_sync(agent_net_t *n, const json_t *desc, bool on)
+{
+    GHashTable *want = g_hash_table_new(g_str_hash, g_str_equal);
+    const json_t *svc, *ip;
+    size_t i, j;
+    GHashTableIter it;
+    gpointer k;
+    err_t err = ERR_INIT;
+
+    g_mutex_lock(&n->route_lock);
+    json_array_foreach(on ? json_object_get(desc, "services") : NULL, i, svc) {
+        const char *c = json_string_value(json_object_get(svc, "clusterIP"));
+        if (c && *c && strcmp(c, "None"))
+            g_hash_table_add(want, (gpointer)c);
+        json_array_foreach(json_object_get(svc, "ingress"), j, ip)
+            if (json_string_value(ip))
+                g_hash_table_add(want, (gpointer)json_string_value(ip));
+    }
+    g_hash_table_iter_init(&it, n->routed);
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        if (!g_hash_table_contains(want, k)) {
+            if (hostnet_local_route(n->hn, k, false, &err) < 0)
+                log_warn("agent: %s", err.msg);
+            err_clear(&err);
+            g_hash_table_iter_remove(&it);
+        }
+    g_hash_table_iter_init(&it, want);
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        if (!g_hash_table_contains(n->routed, k)) {
+            if (hostnet_local_route(n->hn, k, true, &err) < 0)
+                log_warn("agent: %s", err.msg);
+            else
+                g_hash_table_add(n->routed, g_strdup(k));
+            err_clear(&err);
+        }
+    g_mutex_unlock(&n->route_lock);
+    g_hash_table_unref(want);
 }
 
 /* Bring the host's rules in line with the objects. */
@@ -134,6 +178,7 @@ static void rules_sync(agent_net_t *n)
     }
     g_ptr_array_unref(all);
 
+    routes_sync(n, desc, any);
     if (any) {
         batch = nftrules_render(desc, &err);
         if (!batch) {
@@ -257,6 +302,8 @@ agent_net_t *agent_net_start(agent_t *a, const hostnet_ops_t *ops, err_t *err)
     n->a = a;
     g_mutex_init(&n->lock);
     n->made_path = g_build_filename(dir, "bridges.json", NULL);
+    n->routed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_mutex_init(&n->route_lock);
     if (fs_mkdir_p(dir, 0700, err) < 0 || !(n->hn = hostnet_open(ops, err))) {
         g_free(dir);
         agent_net_stop(n);
@@ -283,6 +330,15 @@ void agent_net_stop(agent_net_t *n)
     if (!n)
         return;
     ctl_stop(n->loop);
+    if (n->routed && n->hn) {
+        json_t *none = json_object();
+        routes_sync(n, none, false);
+        json_decref(none);
+    }
+    if (n->routed) {
+        g_hash_table_unref(n->routed);
+        g_mutex_clear(&n->route_lock);
+    }
     hostnet_close(n->hn);
     json_decref(n->made);
     g_free(n->applied);

@@ -161,7 +161,7 @@ int cmd_server(int argc, char **argv)
     err_t err = ERR_INIT;
     apiserver_t srv = {0};
     pki_t *pki = NULL;
-    ctl_t *gc = NULL, *nsc = NULL, *vmc = NULL, *imgc = NULL, *netc = NULL;
+    ctl_t *gc = NULL, *nsc = NULL, *vmc = NULL, *imgc = NULL, *netc = NULL, *svcc = NULL;
     agent_t *agent = NULL;
     agent_opts_t ao = {0};
     char *kc = NULL, *kc_path = NULL;
@@ -255,6 +255,7 @@ int cmd_server(int argc, char **argv)
     imgc = ctl_catalog_start(&srv);
     vmc = ctl_vm_start(&srv);
     netc = ctl_netif_start(&srv);
+    svcc = ctl_vmservice_start(&srv, NULL);
     ao.data_dir = data_dir;
     ao.node_name = node;
     ao.zone = zone;
@@ -280,6 +281,7 @@ fail:
     log_error("%s", err.msg);
 out:
     agent_stop(agent);
+    ctl_stop(svcc);
     ctl_stop(netc);
     ctl_stop(vmc);
     ctl_stop(imgc);

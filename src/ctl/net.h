@@ -13,6 +13,11 @@
 
 /* Default address pool of cluster IPs. */
 #define NET_SERVICE_CIDR_DEFAULT "10.96.0.0/16"
+/* The load balancer pool: data key "ranges" of this ConfigMap in
+ * vmsvc-system (comma-separated CIDRs or first-last ranges), else the
+ * default. */
+#define NET_LB_CONFIGMAP "vmsvc-load-balancer"
+#define NET_LB_RANGE_DEFAULT "10.97.0.0/24"
 
 ctl_t *ctl_netif_start(apiserver_t *srv);
 ctl_t *ctl_vmservice_start(apiserver_t *srv, const char *service_cidr);

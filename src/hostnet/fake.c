@@ -12,7 +12,8 @@ static void *fake_open(err_t *err)
 {
     fake_t *f = g_new0(fake_t, 1);
     g_mutex_init(&f->lock);
-    f->state = json_pack("{s:{},s:n,s:b}", "bridges", "rules", "forwarding", 0);
+    f->state = json_pack("{s:{},s:n,s:b,s:{}}", "bridges", "rules", "forwarding", 0,
+                         "localRoutes");
     return f;
 }
 
@@ -71,6 +72,19 @@ static int fake_forwarding_enable(void *h, err_t *err)
     return 0;
 }
 
+static int fake_local_route(void *h, const char *ip, bool add, err_t *err)
+{
+    fake_t *f = h;
+    (void)err;
+    g_mutex_lock(&f->lock);
+    if (add)
+        json_object_set_new(json_object_get(f->state, "localRoutes"), ip, json_true());
+    else
+        json_object_del(json_object_get(f->state, "localRoutes"), ip);
+    g_mutex_unlock(&f->lock);
+    return 0;
+}
+
 json_t *hostnet_fake_state_of(void *h);
 json_t *hostnet_fake_state_of(void *h)
 {
@@ -91,4 +105,5 @@ const hostnet_ops_t hostnet_fake_ops = {
     .link_exists = fake_link_exists,
     .rules_apply = fake_rules_apply,
     .forwarding_enable = fake_forwarding_enable,
+    .local_route = fake_local_route,
 };

@@ -58,6 +58,11 @@ int hostnet_forwarding_enable(hostnet_t *n, err_t *err)
     return n->ops->forwarding_enable(n->h, err);
 }
 
+int hostnet_local_route(hostnet_t *n, const char *ip, bool add, err_t *err)
+{
+    return n->ops->local_route(n->h, ip, add, err);
+}
+
 json_t *hostnet_fake_state(hostnet_t *n)
 {
     extern json_t *hostnet_fake_state_of(void *h);

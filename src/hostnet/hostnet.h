@@ -42,6 +42,12 @@ typedef struct hostnet_ops {
     int (*rules_apply)(void *h, const json_t *batch, err_t *err);
     /* Turn IPv4 forwarding on. */
     int (*forwarding_enable)(void *h, err_t *err);
+    /* Add (add=true) or remove a route of type local for one IPv4 address
+     * (a service address): the host takes packets to it as its own, so
+     * its own connections to it pass the output hook's DNAT, and nothing
+     * to it ever leaves the host unrewritten.  Adding an existing one or
+     * removing a missing one is no error. */
+    int (*local_route)(void *h, const char *ip, bool add, err_t *err);
 } hostnet_ops_t;
 
 extern const hostnet_ops_t hostnet_linux_ops;
@@ -57,9 +63,11 @@ int hostnet_bridge_remove(hostnet_t *n, const char *name, err_t *err);
 bool hostnet_link_exists(hostnet_t *n, const char *name);
 int hostnet_rules_apply(hostnet_t *n, const json_t *batch, err_t *err);
 int hostnet_forwarding_enable(hostnet_t *n, err_t *err);
+int hostnet_local_route(hostnet_t *n, const char *ip, bool add, err_t *err);
 
 /* The fake driver's record of what it was asked (for tests): an object
- * {"bridges": {name: {address, mtu}}, "rules": <last batch>, "forwarding": bool}. */
+ * {"bridges": {name: {address, mtu}}, "rules": <last batch>, "forwarding": bool,
+ *  "localRoutes": {ip: true}}. */
 json_t *hostnet_fake_state(hostnet_t *n);
 
 #endif

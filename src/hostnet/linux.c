@@ -14,6 +14,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/route.h>
 #include <nftables/libnftables.h>
 #include <string.h>
 
@@ -215,6 +216,51 @@ static int lnx_forwarding_enable(void *h, err_t *err)
     return rc;
 }
 
+static int lnx_local_route(void *h, const char *ip, bool add, err_t *err)
+{
+    lnx_t *l = h;
+    struct rtnl_route *r = rtnl_route_alloc();
+    struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+    struct nl_addr *dst = NULL;
+    char *full = g_strconcat(ip, "/32", NULL);
+    int rc, lo = (int)if_nametoindex("lo");
+
+    if ((rc = nl_addr_parse(full, AF_INET, &dst)) < 0 || lo == 0) {
+        rtnl_route_nh_free(nh);
+        rc = nl_fail(err, rc < 0 ? rc : -NLE_NODEV, "route", ip);
+        goto out;
+    }
+    rtnl_route_set_family(r, AF_INET);
+    rtnl_route_set_table(r, RT_TABLE_LOCAL);
+    rtnl_route_set_type(r, RTN_LOCAL);
+    rtnl_route_set_scope(r, RT_SCOPE_HOST);
+    rtnl_route_set_protocol(r, RTPROT_STATIC);
+    rtnl_route_set_dst(r, dst);
+    rtnl_route_nh_set_ifindex(nh, lo);
+    rtnl_route_add_nexthop(r, nh);
+    g_mutex_lock(&l->lock);
+    if (add) {
+        rc = rtnl_route_add(l->sk, r, NLM_F_CREATE | NLM_F_REPLACE);
+        if (rc < 0 && rc != -NLE_EXIST)
+            rc = nl_fail(err, rc, "add a local route for", ip);
+        else
+            rc = 0;
+    } else {
+        rc = rtnl_route_delete(l->sk, r, 0);
+        if (rc < 0 && rc != -NLE_OBJ_NOTFOUND && rc != -NLE_NOADDR)
+            rc = nl_fail(err, rc, "remove the local route of", ip);
+        else
+            rc = 0;
+    }
+    g_mutex_unlock(&l->lock);
+out:
+    if (dst)
+        nl_addr_put(dst);
+    rtnl_route_put(r);
+    g_free(full);
+    return rc;
+}
+
 const hostnet_ops_t hostnet_linux_ops = {
     .name = "linux",
     .open = lnx_open,
@@ -224,4 +270,5 @@ const hostnet_ops_t hostnet_linux_ops = {
     .link_exists = lnx_link_exists,
     .rules_apply = lnx_rules_apply,
     .forwarding_enable = lnx_forwarding_enable,
+    .local_route = lnx_local_route,
 };

@@ -212,6 +212,89 @@ def test_guestinfo_probe_through_the_channel(pair):
     wait_for(lambda: ready(s, "g-b") == "False", timeout=60, what="g-b not Ready once it changes")
 
 
+def tcp_read(s, ip, port, n):
+    """Open n connections to ip:port from the server's namespace; the
+    replies (one line each, or "refused"/"timeout")."""
+    code = ("import socket,sys\n"
+            "for _ in range(int(sys.argv[3])):\n"
+            "    try:\n"
+            "        c=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=3)\n"
+            "        c.settimeout(5); out=b''\n"
+            "        while True:\n"
+            "            b=c.recv(100)\n"
+            "            if not b: break\n"
+            "            out+=b\n"
+            "        print(out.decode().strip() or 'empty'); c.close()\n"
+            "    except ConnectionRefusedError:\n"
+            "        print('refused')\n"
+            "    except OSError:\n"
+            "        print('timeout')\n")
+    p = subprocess.run(s.prefix() + ["/usr/bin/python3", "-c", code, ip, str(port), str(n)],
+                       capture_output=True, text=True, timeout=30 + 10 * n)
+    return p.stdout.split()
+
+
+def endpoints(s, name):
+    r = s.kubectl("get", "endpoints", name, "-n", "net", "-o", "json", check=False)
+    if r.returncode != 0:
+        return None, None
+    subs = json.loads(r.stdout).get("subsets") or [{}]
+    return ([a["targetRef"]["name"] for a in subs[0].get("addresses", [])],
+            [a["targetRef"]["name"] for a in subs[0].get("notReadyAddresses", [])])
+
+
+def test_service_spreads_over_ready_vms(pair):
+    s = pair
+    ips = {n: primary_ip(s, n) for n in ["g-a", "g-b"]}
+    port = "/dev/virtio-ports/org.vmsvc.guestinfo"
+    # Both answer on 8080 with their host name and are Ready.
+    for n, ip in ips.items():
+        guest_sh(s, ip, "kill $(cat /tmp/l.pid 2>/dev/null) 2>/dev/null; "
+                 "nc -ll -p 8080 -e /bin/hostname </dev/null >/dev/null 2>&1 & echo $! >/tmp/l.pid")
+    guest_sh(s, ips["g-b"], "echo guestinfo.app.state=running > %s" % port)
+    s.kubectl("label", "vm", "g-a", "g-b", "app=web", "-n", "net", "--overwrite")
+    for n in ["g-a", "g-b"]:
+        wait_for(lambda: ready(s, n) == "True", timeout=60, what=n + " Ready")
+    apply(s, {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineService",
+              "metadata": {"name": "web", "namespace": "net"},
+              "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+                       "ports": [{"name": "http", "port": 80, "targetPort": 8080,
+                                  "protocol": "TCP"}]}})
+    wait_for(lambda: sorted(endpoints(s, "web")[0] or []) == ["g-a", "g-b"], timeout=60,
+             what="both VMs as endpoints")
+    svc = wait_for(lambda: (lambda v: v if v.get("status", {}).get("loadBalancer", {}).get("ingress")
+                            and v["spec"].get("clusterIp") else None)(
+        s.kubectl_json("get", "vmservice", "web", "-n", "net")), what="addresses of the service")
+    cip = svc["spec"]["clusterIp"]
+    ing = svc["status"]["loadBalancer"]["ingress"][0]["ip"]
+    assert cip.startswith("10.96.") and ing.startswith("10.97."), (cip, ing)
+    ep = s.kubectl_json("get", "endpoints", "web", "-n", "net")
+    assert ep["metadata"]["ownerReferences"][0]["name"] == "web"
+    assert ep["subsets"][0]["ports"][0]["port"] == 8080
+    # Connections to either address spread over both VMs.
+    got = wait_for(lambda: (lambda r: r if set(r) == {"g-a", "g-b"} else None)(tcp_read(s, cip, 80, 20)),
+                   timeout=60, what="replies from both VMs through the cluster IP")
+    assert set(tcp_read(s, ing, 80, 20)) == {"g-a", "g-b"}
+    # g-b turns unready: it leaves the endpoints and gets no more connections.
+    guest_sh(s, ips["g-b"], "echo guestinfo.app.state=stopped > %s" % port)
+    wait_for(lambda: endpoints(s, "web") == (["g-a"], ["g-b"]), timeout=60,
+             what="g-b among the not-ready addresses")
+    wait_for(lambda: set(tcp_read(s, cip, 80, 20)) == {"g-a"}, timeout=30,
+             what="only g-a to answer")
+    # loadBalancerSourceRanges: a client outside them is dropped at the ingress address.
+    s.kubectl("patch", "vmservice", "web", "-n", "net", "--type=merge", "-p",
+              json.dumps({"spec": {"loadBalancerSourceRanges": ["192.0.2.0/24"]}}))
+    wait_for(lambda: tcp_read(s, ing, 80, 1) == ["timeout"], timeout=30,
+             what="the ingress address to drop the host")
+    s.kubectl("patch", "vmservice", "web", "-n", "net", "--type=merge", "-p",
+              json.dumps({"spec": {"loadBalancerSourceRanges": ["0.0.0.0/0"]}}))
+    wait_for(lambda: tcp_read(s, ing, 80, 1) == ["g-a"], timeout=30, what="the ingress address back")
+    # Deleting the service takes its Endpoints and its rules with it.
+    s.kubectl("delete", "vmservice", "web", "-n", "net", "--timeout=30s")
+    wait_for(lambda: endpoints(s, "web") == (None, None), timeout=30, what="the endpoints to go")
+    wait_for(lambda: tcp_read(s, cip, 80, 1) != ["g-a"], timeout=30, what="the cluster IP to stop")
+
+
 # ---- the allocator, on the fake hypervisor ---------------------------------------
 
 @pytest.fixture
