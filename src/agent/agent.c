@@ -794,6 +794,18 @@ static int restart(agent_t *a, const json_t *vm, const char *dom, hv_state_t st,
     return 0;
 }
 
+/* guestHeartbeat probes: qemu-guest-agent's ping, through the driver. */
+static int probe_ping(void *ctx, const char *dom, int timeout_s)
+{
+    agent_t *a = ctx;
+    err_t err = ERR_INIT;
+    int rc = hv_guest_ping(a->hv, dom, timeout_s, &err);
+    if (rc < 0)
+        log_debug("agent: guest heartbeat of %s: %s", dom, err.msg);
+    err_clear(&err);
+    return rc;
+}
+
 /* A readiness probe changed its verdict: look at its VM again. */
 static void on_probe_change(void *ctx, const char *key)
 {
@@ -1032,7 +1044,7 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
         goto fail;
     if (register_node(a, err) < 0)
         goto fail;
-    a->probes = probe_sched_new(on_probe_change, NULL, a);
+    a->probes = probe_sched_new(on_probe_change, probe_ping, a);
     a->q = queue_new("agent", o->workers > 0 ? o->workers : 4, reconcile, a);
     a->follow = ctl_start(srv, &follow_ops, a);
     a->pvcs = pvc_start(a);

@@ -157,6 +157,11 @@ int hv_pid(hv_driver_t *d, const char *name)
     return d->ops->pid ? d->ops->pid(d->h, name) : 0;
 }
 
+int hv_guest_ping(hv_driver_t *d, const char *name, int timeout_s, err_t *err)
+{
+    return HV_CALL(d, guest_ping, "reach guest agents", err, name, timeout_s, err);
+}
+
 int hv_backup_disk(hv_driver_t *d, const char *name, const char *target, const char *dest,
                    err_t *err)
 {

@@ -91,6 +91,9 @@ typedef struct hv_ops {
      * `dest` (the backing chain flattened).  Returns when the copy is done. */
     int (*backup_disk)(void *h, const char *name, const char *target, const char *dest,
                        err_t *err);
+    /* Ask the guest's qemu-guest-agent for a ping, waiting at most
+     * timeout_s; 0 when it answered. */
+    int (*guest_ping)(void *h, const char *name, int timeout_s, err_t *err);
 } hv_ops_t;
 
 extern const hv_ops_t hv_libvirt_ops;
@@ -114,6 +117,7 @@ GPtrArray *hv_list(hv_driver_t *d, err_t *err);
 int hv_attach_disk(hv_driver_t *d, const char *name, const json_t *disk, err_t *err);
 int hv_detach_disk(hv_driver_t *d, const char *name, const char *target, err_t *err);
 int hv_pid(hv_driver_t *d, const char *name);
+int hv_guest_ping(hv_driver_t *d, const char *name, int timeout_s, err_t *err);
 int hv_backup_disk(hv_driver_t *d, const char *name, const char *target, const char *dest,
                    err_t *err);
 

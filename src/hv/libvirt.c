@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -1005,6 +1006,22 @@ out:
     return rc;
 }
 
+/* qemu-guest-agent's guest-ping through libvirt's own agent connection. */
+static int lv_guest_ping(void *h, const char *name, int timeout_s, err_t *err)
+{
+    virDomainPtr dom = lv_lookup(h, name, "ping the guest agent of", err);
+    char *reply;
+
+    if (!dom)
+        return -1;
+    reply = virDomainQemuAgentCommand(dom, "{\"execute\":\"guest-ping\"}", timeout_s, 0);
+    if (!reply)
+        lv_error(err, "ping the guest agent of", name);
+    free(reply);
+    virDomainFree(dom);
+    return reply ? 0 : -1;
+}
+
 /* QEMU's pid, from the pid file libvirt keeps for a running domain. */
 static int lv_pid(void *h, const char *name)
 {
@@ -1159,5 +1176,6 @@ const hv_ops_t hv_libvirt_ops = {
     .attach_disk = lv_attach_disk,
     .detach_disk = lv_detach_disk,
     .pid = lv_pid,
+    .guest_ping = lv_guest_ping,
     .backup_disk = lv_backup_disk,
 };

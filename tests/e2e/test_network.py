@@ -144,7 +144,7 @@ def pair(nethost):
               "guestInfo": [{"key": "app.state", "value": "^run"}], "periodSeconds": 1}))
     try:
         for n in ["g-a", "g-b"]:
-            wait_guest(s, "net", n, "ready", timeout=240)
+            wait_guest(s, "net", n, "ready", timeout=420)
     except AssertionError as e:
         raise AssertionError("%s\n%s" % (e, diagnose(s, "net", "g-a"))) from None
     return s
@@ -293,6 +293,19 @@ def test_service_spreads_over_ready_vms(pair):
     s.kubectl("delete", "vmservice", "web", "-n", "net", "--timeout=30s")
     wait_for(lambda: endpoints(s, "web") == (None, None), timeout=30, what="the endpoints to go")
     wait_for(lambda: tcp_read(s, cip, 80, 1) != ["g-a"], timeout=30, what="the cluster IP to stop")
+
+
+def test_guest_heartbeat_needs_a_guest_agent(pair):
+    """The tiny guest runs no qemu-guest-agent: a guestHeartbeat probe
+    asks libvirt for a ping, never gets one, and keeps the VM unready with
+    the heartbeat's colour in the message."""
+    s = pair
+    s.kubectl("patch", "vm", "g-b", "-n", "net", "--type=merge", "-p", json.dumps(
+        {"spec": {"readinessProbe": {"guestInfo": None, "guestHeartbeat": {"thresholdStatus": "green"},
+                                     "periodSeconds": 2, "timeoutSeconds": 1}}}))
+    c = wait_for(lambda: (lambda c: c if c and "heartbeat" in c["message"] else None)(
+        cond(vm(s, "net", "g-b"), "Ready")), timeout=60, what="the heartbeat's verdict")
+    assert c["status"] == "False" and "gray" in c["message"], c
 
 
 # ---- the allocator, on the fake hypervisor ---------------------------------------
