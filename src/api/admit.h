@@ -7,6 +7,16 @@
  * ContentLibrary, ClusterContentLibrary and their items: a new one without
  * spec.uuid gets a random one.
  *
+ * Network (netoperator.vmware.com): spec.gateway4 is an IPv4 address with
+ * a prefix length; spec.ipRanges are prefixes, ranges or addresses inside
+ * that subnet, at most IPAM_MAX_ADDRESSES in all; spec.nameservers are
+ * addresses.
+ *
+ * VirtualMachineService: clusterIp ("None" or empty aside) and
+ * loadBalancerIP are addresses, loadBalancerSourceRanges are prefixes,
+ * ports and target ports are 1..65535 of TCP or UDP (what the data path
+ * carries).
+ *
  * VirtualMachine:
  *   - a new VM gets the finalizer ADMIT_VM_FINALIZER, so that its disks and
  *     domain are cleaned up before it goes, however fast it is deleted;

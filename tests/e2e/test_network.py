@@ -388,6 +388,26 @@ def test_full_pool_taken_address_missing_and_deleted_network(fakehost):
              what="the network to go once unused")
 
 
+def test_bad_networks_and_services_refused(fakehost):
+    s = fakehost
+    def refused(doc, *words):
+        r = s.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc), check=False)
+        assert r.returncode != 0 and "is invalid" in r.stderr, r.stderr
+        for w in words:
+            assert w in r.stderr, r.stderr
+    refused(network_doc("bad-1", "default", "10.0.0.300/24"), "spec.gateway4")
+    refused(network_doc("bad-2", "default", "10.0.0.1/24", ["10.1.0.5-10.1.0.9"]), "spec.ipRanges")
+    refused(network_doc("bad-3", "default", "10.0.0.1/8"), "spec.ipRanges")  # 2^24 addresses
+    refused(network_doc("bad-4", "default", "10.0.0.1/24", ["10.0.0.%d" % i for i in range(2, 70)]),
+            "ipRanges")
+    svc = {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineService",
+           "metadata": {"name": "bad-svc", "namespace": "default"},
+           "spec": {"type": "LoadBalancer", "selector": {"a": "b"},
+                    "loadBalancerSourceRanges": ["10.0.0.0/33"],
+                    "ports": [{"port": 70000, "targetPort": 80, "protocol": "SCTP"}]}}
+    refused(svc, "loadBalancerSourceRanges[0]", "spec.ports[0]", "SCTP")
+
+
 def test_kill9_during_20_concurrent_creates(fakehost):
     s = fakehost
     errors = []
