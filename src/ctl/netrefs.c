@@ -75,7 +75,10 @@ json_t *netrefs_network_of(apiserver_t *srv, const json_t *netif)
 
 json_t *netrefs_netifs_of(apiserver_t *srv, const char *ns, const char *vm)
 {
-    char *prefix = g_strconcat(NETREFS_NETIF_PREFIX, ns, "/", NULL);
+    /* A VM's interfaces are named "<vm>-<interface>": a range of keys, not
+     * the whole namespace (the label tells "a-b-eth0" of VM "a-b" from
+     * an interface "b-eth0" of VM "a"). */
+    char *prefix = g_strconcat(NETREFS_NETIF_PREFIX, ns, "/", vm, "-", NULL);
     GPtrArray *all = store_list(srv->store, prefix, NULL, 0, NULL, NULL);
     json_t *out = json_object();
 

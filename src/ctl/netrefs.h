@@ -35,8 +35,8 @@ json_t *netrefs_default_network(apiserver_t *srv, const char *ns);
 /* The Network a NetworkInterface was allocated from, if it still exists
  * (same uid). */
 json_t *netrefs_network_of(apiserver_t *srv, const json_t *netif);
-/* The NetworkInterfaces owned by a VM (by the NETREFS_VM_LABEL label), as
- * an object name -> NetworkInterface. */
+/* The NetworkInterfaces owned by a VM (by the NETREFS_VM_LABEL label,
+ * among those named "<vm>-..."), as an object name -> NetworkInterface. */
 json_t *netrefs_netifs_of(apiserver_t *srv, const char *ns, const char *vm);
 /* The bridge of a Network on the hosts: spec.bridge.name, else "vmsvc-"
  * and the first 8 characters of its uid (g_free). */
