@@ -308,6 +308,30 @@ def test_guest_heartbeat_needs_a_guest_agent(pair):
     assert c["status"] == "False" and "gray" in c["message"], c
 
 
+def test_network_bridge_and_nat_follow_the_network(nethost):
+    """A managed Network gets its bridge (with the gateway address) and NAT
+    rule when its first VM needs them, and loses both once it is gone."""
+    s = nethost
+    apply(s, network_doc("lab", "net", "10.220.0.1/24", bridge="vmsvc-lab"))
+    apply(s, vm_doc("lab-1", "net", network={"interfaces": [{"name": "eth0", "network": {"name": "lab"}}]}))
+    wait_for(lambda: vm(s, "net", "lab-1").get("status", {}).get("powerState") == "PoweredOn",
+             timeout=120, what="lab-1 powered on")
+    ns = s.prefix()
+    link = subprocess.run(ns + ["ip", "-br", "addr", "show", "dev", "vmsvc-lab"], capture_output=True, text=True)
+    assert "10.220.0.1/24" in link.stdout and "UP" in link.stdout, link.stdout + link.stderr
+    rules = subprocess.run(ns + ["nft", "list", "table", "inet", "vmsvc"], capture_output=True, text=True).stdout
+    assert "10.220.0.0/24" in rules and "masquerade" in rules, rules
+    assert vm(s, "net", "lab-1")["status"]["network"]["primaryIP4"].startswith("10.220.0.")
+    s.kubectl("delete", "vm", "lab-1", "-n", "net", "--timeout=60s")
+    s.kubectl("delete", "network", "lab", "-n", "net", "--timeout=60s")
+    wait_for(lambda: subprocess.run(ns + ["ip", "link", "show", "dev", "vmsvc-lab"],
+                                    capture_output=True).returncode != 0, timeout=60,
+             what="the bridge to go")
+    wait_for(lambda: "10.220.0.0/24" not in subprocess.run(
+        ns + ["nft", "list", "table", "inet", "vmsvc"], capture_output=True, text=True).stdout,
+        timeout=30, what="the NAT rule to go")
+
+
 # ---- the allocator, on the fake hypervisor ---------------------------------------
 
 @pytest.fixture
