@@ -10,8 +10,11 @@
  * status.host, zone, uniqueID, biosUUID, instanceUUID, class and image;
  * from there the agent on that host takes over.
  *
- * event() notes what to look at; idle() does the work once per burst.
- * Placement runs on this one thread, so two VMs never take the same room.
+ * event() notes what to look at; idle() does the work once per burst:
+ * each VM's conditions and placement are decided on this one thread (a
+ * placement reserves its room at once, so two VMs never take the same
+ * room), then the status writes and events of the burst go to the store
+ * from a pool of threads, so that they share its commits.
  */
 #include <string.h>
 
@@ -40,7 +43,24 @@ typedef struct vmctl {
     GHashTable *dirty;    /* VM keys to look at */
     GHashTable *pending;  /* VM keys not placed yet */
     GHashTable *placed;   /* VM key -> placed_t*: what placed VMs reserve */
+    GThreadPool *writers; /* status writes of a burst, in parallel */
+    GMutex lock;          /* guards outstanding */
+    GCond done;
+    guint outstanding;    /* writes of this burst not finished */
 } vmctl_t;
+
+/* What one VM's look decided, for a writer to store. */
+typedef struct vm_job {
+    ctl_t *c;
+    char *key;
+    json_t *vm;           /* as read */
+    json_t *set, *conds;  /* the status to write */
+    char *node;           /* placed on this node now, or NULL */
+    store_obj_t *result;  /* the VM as written, or NULL */
+    err_t err;
+} vm_job_t;
+
+#define VM_WRITERS 16
 
 static void placed_free(placed_t *p)
 {
@@ -245,18 +265,35 @@ static void warn_on_change(vmctl_t *v, const json_t *vm, const json_t *cond)
                  json_string_value(json_object_get(cond, "message")));
 }
 
-static void vm_process(ctl_t *c, const char *key)
+static void vm_job_free(vm_job_t *j)
+{
+    g_free(j->key);
+    json_decref(j->vm);
+    json_decref(j->set);
+    json_decref(j->conds);
+    g_free(j->node);
+    store_obj_unref(j->result);
+    err_clear(&j->err);
+    g_free(j);
+}
+
+/* Look at one VM: its references and, when all are there and it has no
+ * host yet, a node with room, which is reserved at once.  Returns the
+ * status to write, or NULL when there is none (gone, being deleted, or
+ * just given its finalizer). */
+static vm_job_t *vm_decide(ctl_t *c, const char *key)
 {
     vmctl_t *v = c->state;
     store_obj_t *o = store_get(c->srv->store, key);
     json_t *vm, *cls = NULL, *img = NULL, *sc = NULL, *conds, *set, *node = NULL, *cnd;
     const char *ns, *name, *cname, *iname, *scname;
     err_t err = ERR_INIT;
+    vm_job_t *j = NULL;
     size_t i;
 
     if (!o) {
         g_hash_table_remove(v->pending, key);
-        return;
+        return NULL;
     }
     vm = store_obj_parse(o);
     store_obj_unref(o);
@@ -306,6 +343,10 @@ static void vm_process(ctl_t *c, const char *key)
                                                       : "The VM names no storage class%s.",
                                                scname ?: ""));
 
+    j = g_new0(vm_job_t, 1);
+    j->c = c;
+    j->key = g_strdup(key);
+    j->err = (err_t)ERR_INIT;
     if (!json_path_str(vm, "status.host")) {
         bool ready = true;
         json_array_foreach(conds, i, cnd)
@@ -320,7 +361,10 @@ static void vm_process(ctl_t *c, const char *key)
                 char *dom = g_strconcat("vmsvc-", json_path_str(vm, "metadata.uid"), NULL);
                 char *bios = json_path_str(vm, "status.biosUUID") ? NULL : meta_uid_new();
                 char *inst = json_path_str(vm, "status.instanceUUID") ? NULL : meta_uid_new();
-                json_object_set_new(set, "host", json_string(json_path_str(node, "metadata.name")));
+                placed_t *p = g_new0(placed_t, 1);
+
+                j->node = g_strdup(json_path_str(node, "metadata.name"));
+                json_object_set_new(set, "host", json_string(j->node));
                 if (nz)
                     json_object_set_new(set, "zone", json_string(nz));
                 json_object_set_new(set, "uniqueID", json_string(dom));
@@ -329,8 +373,11 @@ static void vm_process(ctl_t *c, const char *key)
                 if (inst)
                     json_object_set_new(set, "instanceUUID", json_string(inst));
                 json_array_append_new(conds, ctl_cond("VirtualMachinePlacementReady", true,
-                                                      "Placed", "Placed on host %s.",
-                                                      json_path_str(node, "metadata.name")));
+                                                      "Placed", "Placed on host %s.", j->node));
+                /* Reserve now: the next VM of this burst must not get this room. */
+                p->node = g_strdup(j->node);
+                class_requests(cls, &p->cpu_milli, &p->mem);
+                g_hash_table_insert(v->placed, g_strdup(key), p);
                 g_free(dom);
                 g_free(bios);
                 g_free(inst);
@@ -344,28 +391,9 @@ static void vm_process(ctl_t *c, const char *key)
         json_object_set_new(set, "class", ref_of(cls));
     if (img)
         json_object_set_new(set, "image", ref_of(img));
-
-    json_array_foreach(conds, i, cnd)
-        warn_on_change(v, vm, cnd);
-    store_obj_t *r = ctl_status_update(c->srv, v->vm_res, ns, name, set, conds, &err);
-    if (!r && err.code != ERR_NOT_FOUND)
-        log_warn("vm: cannot update the status of %s: %s", key, err.msg);
-    if (r) {
-        json_t *now = store_obj_parse(r);
-        note_placed(c, key, now);
-        if (json_path_str(now, "status.host")) {
-            g_hash_table_remove(v->pending, key);
-            if (node)
-                event_record(v->ev, now, "Normal", "Placed", "Placed on host %s.",
-                             json_path_str(now, "status.host"));
-        } else {
-            g_hash_table_add(v->pending, g_strdup(key));
-        }
-        json_decref(now);
-    }
-    store_obj_unref(r);
-    json_decref(conds);
-    json_decref(set);
+    j->vm = json_incref(vm);
+    j->set = set;
+    j->conds = conds;
 out:
     err_clear(&err);
     json_decref(node);
@@ -373,6 +401,59 @@ out:
     json_decref(img);
     json_decref(sc);
     json_decref(vm);
+    return j;
+}
+
+/* Store what vm_decide decided, with its events. */
+static void vm_write(vm_job_t *j)
+{
+    vmctl_t *v = j->c->state;
+    json_t *cnd;
+    size_t i;
+
+    json_array_foreach(j->conds, i, cnd)
+        warn_on_change(v, j->vm, cnd);
+    j->result = ctl_status_update(j->c->srv, v->vm_res, json_path_str(j->vm, "metadata.namespace"),
+                                  json_path_str(j->vm, "metadata.name"), j->set, j->conds, &j->err);
+    if (!j->result && j->err.code != ERR_NOT_FOUND)
+        log_warn("vm: cannot update the status of %s: %s", j->key, j->err.msg);
+    if (j->result && j->node) {
+        json_t *now = store_obj_parse(j->result);
+        event_record(v->ev, now, "Normal", "Placed", "Placed on host %s.", j->node);
+        json_decref(now);
+    }
+}
+
+/* A writer thread's task. */
+static void vm_write_task(gpointer data, gpointer user)
+{
+    vmctl_t *v = user;
+    vm_write(data);
+    g_mutex_lock(&v->lock);
+    if (--v->outstanding == 0)
+        g_cond_signal(&v->done);
+    g_mutex_unlock(&v->lock);
+}
+
+/* Back on the controller thread: what the write left. */
+static void vm_finish(ctl_t *c, vm_job_t *j)
+{
+    vmctl_t *v = c->state;
+    json_t *now;
+
+    if (!j->result) {
+        /* Not written (the VM changed or went): its reservation follows
+         * what is stored, and the change that raced brings it back. */
+        g_hash_table_remove(v->placed, j->key);
+        return;
+    }
+    now = store_obj_parse(j->result);
+    note_placed(c, j->key, now);
+    if (json_path_str(now, "status.host"))
+        g_hash_table_remove(v->pending, j->key);
+    else
+        g_hash_table_add(v->pending, g_strdup(j->key));
+    json_decref(now);
 }
 
 static void vm_idle(ctl_t *c)
@@ -381,8 +462,28 @@ static void vm_idle(ctl_t *c)
     /* Placing may free or take room and make more keys dirty: loop until done. */
     while (g_hash_table_size(v->dirty) > 0) {
         GPtrArray *keys = ctl_take_keys(v->dirty);
-        for (guint i = 0; i < keys->len; i++)
-            vm_process(c, keys->pdata[i]);
+        GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
+        for (guint i = 0; i < keys->len; i++) {
+            vm_job_t *j = vm_decide(c, keys->pdata[i]);
+            if (j)
+                g_ptr_array_add(jobs, j);
+        }
+        if (jobs->len == 1) {
+            vm_write(jobs->pdata[0]);
+        } else if (jobs->len > 1) {
+            g_mutex_lock(&v->lock);
+            v->outstanding = jobs->len;
+            g_mutex_unlock(&v->lock);
+            for (guint i = 0; i < jobs->len; i++)
+                g_thread_pool_push(v->writers, jobs->pdata[i], NULL);
+            g_mutex_lock(&v->lock);
+            while (v->outstanding > 0)
+                g_cond_wait(&v->done, &v->lock);
+            g_mutex_unlock(&v->lock);
+        }
+        for (guint i = 0; i < jobs->len; i++)
+            vm_finish(c, jobs->pdata[i]);
+        g_ptr_array_unref(jobs);
         g_ptr_array_unref(keys);
     }
 }
@@ -390,6 +491,9 @@ static void vm_idle(ctl_t *c)
 static void vm_free(ctl_t *c)
 {
     vmctl_t *v = c->state;
+    g_thread_pool_free(v->writers, FALSE, TRUE);
+    g_mutex_clear(&v->lock);
+    g_cond_clear(&v->done);
     event_recorder_free(v->ev);
     g_hash_table_unref(v->dirty);
     g_hash_table_unref(v->pending);
@@ -415,5 +519,8 @@ ctl_t *ctl_vm_start(apiserver_t *srv)
     v->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     v->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     v->placed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)placed_free);
+    g_mutex_init(&v->lock);
+    g_cond_init(&v->done);
+    v->writers = g_thread_pool_new(vm_write_task, v, VM_WRITERS, FALSE, NULL);
     return ctl_start(srv, &vm_ops, v);
 }

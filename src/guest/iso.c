@@ -14,7 +14,10 @@
  * secrets (passwords, keys): it is created mode 0600.
  *
  * libisofs is initialised once per process, without letting it set the
- * process's locale; file names are taken as UTF-8.
+ * process's locale; file names are taken as UTF-8.  Its objects share
+ * process-wide state without locks (the local filesystem every image
+ * holds is one object with a plain reference count), so one image is made
+ * at a time; the slow part, fsync and rename, runs outside that lock.
  */
 #include "guest/seed.h"
 
@@ -136,24 +139,18 @@ static void seed_iso_fsync_dir(const char *path)
     }
 }
 
-int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t *err)
+G_LOCK_DEFINE_STATIC(libisofs);
+
+/* Make the image into the open file `fd`; under the libisofs lock. */
+static int seed_iso_make(int fd, const char *path, const char *label, GPtrArray *files,
+                         err_t *err)
 {
     IsoImage *image = NULL;
     IsoWriteOpts *opts = NULL;
     struct burn_source *src = NULL;
-    char *tmp = NULL;
     unsigned char block[ISO_BLOCK];
-    int fd = -1, rc, ret = -1;
+    int rc, ret = -1;
 
-    if (!seed_iso_label_ok(label)) {
-        err_set(err, ERR_INTERNAL, "Cannot write %s: the volume id must be 1 to %d printable "
-                "ASCII characters.", path, ISO_VOLUME_ID_MAX);
-        return -1;
-    }
-    if (!seed_iso_init()) {
-        err_set(err, ERR_INTERNAL, "Cannot write %s: libisofs does not initialise.", path);
-        return -1;
-    }
     if ((rc = iso_image_new(label, &image)) < 0 || (rc = iso_write_opts_new(&opts, 0)) < 0) {
         err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, iso_error_to_msg(rc));
         goto cleanup;
@@ -174,15 +171,6 @@ int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t 
         err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, iso_error_to_msg(rc));
         goto cleanup;
     }
-
-    tmp = g_strdup_printf("%s.tmp.XXXXXX", path);
-    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, strerror(errno));
-        g_free(tmp);
-        tmp = NULL;
-        goto cleanup;
-    }
     for (;;) {
         int n = src->read_xt(src, block, ISO_BLOCK);
         if (n == 0)
@@ -197,6 +185,49 @@ int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t 
             goto cleanup;
         }
     }
+    ret = 0;
+
+cleanup:
+    if (src) {
+        if (ret < 0)
+            src->cancel(src);
+        src->free_data(src);
+        free(src);
+    }
+    if (opts)
+        iso_write_opts_free(opts);
+    if (image)
+        iso_image_unref(image);
+    return ret;
+}
+
+int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t *err)
+{
+    char *tmp = NULL;
+    int fd = -1, rc, ret = -1;
+
+    if (!seed_iso_label_ok(label)) {
+        err_set(err, ERR_INTERNAL, "Cannot write %s: the volume id must be 1 to %d printable "
+                "ASCII characters.", path, ISO_VOLUME_ID_MAX);
+        return -1;
+    }
+    if (!seed_iso_init()) {
+        err_set(err, ERR_INTERNAL, "Cannot write %s: libisofs does not initialise.", path);
+        return -1;
+    }
+    tmp = g_strdup_printf("%s.tmp.XXXXXX", path);
+    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, strerror(errno));
+        g_free(tmp);
+        tmp = NULL;
+        goto cleanup;
+    }
+    G_LOCK(libisofs);
+    rc = seed_iso_make(fd, path, label, files, err);
+    G_UNLOCK(libisofs);
+    if (rc < 0)
+        goto cleanup;
     if (fsync(fd) < 0 || close(fd) < 0) {
         fd = -1;
         err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, strerror(errno));
@@ -213,21 +244,11 @@ int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t 
     ret = 0;
 
 cleanup:
-    if (src) {
-        if (ret < 0)
-            src->cancel(src);
-        src->free_data(src);
-        free(src);
-    }
     if (fd >= 0)
         close(fd);
     if (tmp) {
         unlink(tmp);
         g_free(tmp);
     }
-    if (opts)
-        iso_write_opts_free(opts);
-    if (image)
-        iso_image_unref(image);
     return ret;
 }
