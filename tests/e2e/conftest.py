@@ -148,10 +148,15 @@ def _sanitizer_errors(text):
             if "ERROR: AddressSanitizer" in l or "runtime error:" in l or "LeakSanitizer" in l]
 
 
+# The API tests run outside any network namespace, so their servers use the
+# fake hypervisor: no guest, bridge or packet rule is ever made on the host.
+API_ARGS = ["--hypervisor", "fake"]
+
+
 @pytest.fixture(scope="session")
 def server():
     d = tempfile.mkdtemp(prefix="vmsvc-e2e-")
-    s = Server(d).start()
+    s = Server(d, extra_args=API_ARGS).start()
     yield s
     rc = s.stop()
     errs = _sanitizer_errors(s.log())
@@ -163,7 +168,7 @@ def server():
 def fresh_server():
     """A server of its own, for tests that restart or kill it."""
     d = tempfile.mkdtemp(prefix="vmsvc-e2e-")
-    s = Server(d)
+    s = Server(d, extra_args=API_ARGS)
     yield s
     if s.proc is not None:
         s.stop()
