@@ -92,11 +92,27 @@ bool library_has_item(libsvc_t *l, const json_t *lib, const char *name, const ch
     return found;
 }
 
+/* The status fields an item has from its creation on. */
+static json_t *item_base_status(const json_t *lib, const char *name, const char *description,
+                                const char *type, const char *now)
+{
+    bool cluster = is_cluster_lib(lib);
+    json_t *st = json_pack("{s:s,s:{s:s,s:s},s:s,s:s,s:s,s:b}", "name", name,
+                           "contentLibraryRef", "kind",
+                           cluster ? "ClusterContentLibrary" : "ContentLibrary", "name",
+                           json_path_str(lib, "metadata.name"), "type", type, "creationTime", now,
+                           "contentVersion", "1", "securityCompliance", 1);
+    if (description && *description)
+        json_object_set_new(st, "description", json_string(description));
+    return st;
+}
+
 char *library_item_create(libsvc_t *l, const json_t *lib, const char *uuid, const char *name,
                           const char *description, const char *type, err_t *err)
 {
     bool cluster = is_cluster_lib(lib);
     const char *ns = cluster ? NULL : json_path_str(lib, "metadata.namespace");
+    const resource_t *res = cluster ? l->citem : l->item;
     char *iname = catalog_item_name(cluster, uuid);
     char now[32];
     obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
@@ -107,37 +123,39 @@ char *library_item_create(libsvc_t *l, const json_t *lib, const char *uuid, cons
         CATALOG_API_VERSION, "kind", cluster ? "ClusterContentLibrary" : "ContentLibrary", "name",
         json_path_str(lib, "metadata.name"), "uid", json_path_str(lib, "metadata.uid"),
         "controller", 1, "blockOwnerDeletion", 1, "spec", "uuid", uuid);
-    store_obj_t *r = obj_create(l->a->srv, cluster ? l->citem : l->item, ns, obj, &o, err);
-    json_t *st;
+    store_obj_t *r = obj_create(l->a->srv, res, ns, obj, &o, err);
+    json_t *cur;
 
     if (!r && err->code != ERR_ALREADY_EXISTS) {
         g_free(iname);
         return NULL;
     }
     err_clear(err);
-    if (r) {
+    store_obj_unref(r);
+    /* A new item, or one whose first status write did not happen (a retry
+     * after a restart): it gets its status fields. */
+    cur = refs_get(l->a->srv, CATALOG_GROUP, cluster ? "clustercontentlibraryitems"
+                                                     : "contentlibraryitems", ns, iname);
+    if (cur && !json_path_str(cur, "status.name")) {
+        json_t *st, *conds;
         meta_now(now, sizeof(now));
-        st = json_pack("{s:s,s:{s:s,s:s},s:s,s:b,s:s,s:s,s:s,s:b}", "name", name,
-                       "contentLibraryRef", "kind",
-                       cluster ? "ClusterContentLibrary" : "ContentLibrary", "name",
-                       json_path_str(lib, "metadata.name"), "type", type, "cached", 0,
-                       "creationTime", now, "lastModifiedTime", now, "contentVersion", "1",
-                       "securityCompliance", 1);
-        if (description && *description)
-            json_object_set_new(st, "description", json_string(description));
-        json_t *conds = json_pack("[{s:s,s:s,s:s,s:s}]", "type", "Ready", "status", "False",
-                                  "reason", "ContentLibraryItemFileUnavailable", "message",
-                                  "The item's files are being imported.");
-        store_obj_unref(r);
-        r = ctl_status_update(l->a->srv, cluster ? l->citem : l->item, ns, iname, st, conds, err);
+        st = item_base_status(lib, name, description, type, now);
+        json_object_set_new(st, "cached", json_false());
+        json_object_set_new(st, "lastModifiedTime", json_string(now));
+        conds = json_pack("[{s:s,s:s,s:s,s:s}]", "type", "Ready", "status", "False", "reason",
+                          "ContentLibraryItemFileUnavailable", "message",
+                          "The item's files are being imported.");
+        r = ctl_status_update(l->a->srv, res, ns, iname, st, conds, err);
         json_decref(st);
         json_decref(conds);
         if (!r) {
+            json_decref(cur);
             g_free(iname);
             return NULL;
         }
+        store_obj_unref(r);
     }
-    store_obj_unref(r);
+    json_decref(cur);
     return iname;
 }
 
@@ -156,7 +174,8 @@ static json_t *mutate_annotation(const json_t *cur, void *ctx, err_t *err)
 }
 
 int library_item_finish(libsvc_t *l, const json_t *lib, const char *item_name, const char *uuid,
-                        const char *staging, const json_t *info, err_t *err)
+                        const char *staging, const json_t *info, const char *display_name,
+                        const char *description, const char *type, err_t *err)
 {
     bool cluster = is_cluster_lib(lib);
     const char *ns = cluster ? NULL : json_path_str(lib, "metadata.namespace");
@@ -186,16 +205,30 @@ int library_item_finish(libsvc_t *l, const json_t *lib, const char *item_name, c
     if (!r)
         goto out;
     store_obj_unref(r);
-    json_array_foreach(json_object_get(info, "files"), i, f) {
+    /* What the library keeps: the disks (and an ISO or descriptor). */
+    json_array_foreach(json_object_get(info, "disks"), i, f) {
         total += json_integer_value(json_object_get(f, "size"));
         json_array_append_new(files, json_pack("{s:O,s:O,s:s,s:b}", "name",
-                                               json_object_get(f, "name"), "sizeInBytes",
+                                               json_object_get(f, "file"), "sizeInBytes",
                                                json_object_get(f, "size"), "version", "1",
                                                "cached", 1));
     }
+    if (json_object_get(info, "iso")) {
+        json_array_foreach(json_object_get(info, "files"), i, f) {
+            total += json_integer_value(json_object_get(f, "size"));
+            json_array_append_new(files, json_pack("{s:O,s:O,s:s,s:b}", "name",
+                                                   json_object_get(f, "name"), "sizeInBytes",
+                                                   json_object_get(f, "size"), "version", "1",
+                                                   "cached", 1));
+        }
+    }
     meta_now(now, sizeof(now));
-    st = json_pack("{s:b,s:I,s:O,s:s}", "cached", 1, "sizeInBytes", (json_int_t)total,
-                   "fileInfo", files, "lastModifiedTime", now);
+    st = item_base_status(lib, display_name, description, type, now);
+    json_object_del(st, "creationTime");
+    json_object_set_new(st, "cached", json_true());
+    json_object_set_new(st, "sizeInBytes", json_integer(total));
+    json_object_set(st, "fileInfo", files);
+    json_object_set_new(st, "lastModifiedTime", json_string(now));
     conds = json_pack("[{s:s,s:s,s:s,s:s}]", "type", "Ready", "status", "True", "reason",
                       "Ready", "message", "");
     r = ctl_status_update(l->a->srv, res, ns, item_name, st, conds, err);
@@ -702,7 +735,10 @@ static int imp_reconcile(libsvc_t *l, const char *key)
             }
             json_object_foreach(ip.files, k, v)
                 json_object_set_new(v, "done", json_true());
-            if (library_item_finish(l, lib, iname, uid, staging, info, &err) < 0) {
+            if (library_item_finish(l, lib, iname, uid, staging, info, dname,
+                                    json_path_str(req, "spec.target.item.description"),
+                                    json_string_value(json_object_get(info, "type")) ?: type,
+                                    &err) < 0) {
                 json_decref(info);
                 info = NULL;
             }
