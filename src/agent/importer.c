@@ -356,9 +356,12 @@ static int download(job_t *j, const char *url, const char *path, GString *mem, i
             set_stopped(j, err);
         else if (err_is_set(&dl.werr))
             err_move(err, &dl.werr);
-        else
-            err_set(err, ERR_UNAVAILABLE, "Cannot download %s: %s", url,
+        else {
+            char *shown = importer_url_shown(url);
+            err_set(err, ERR_UNAVAILABLE, "Cannot download %s: %s", shown,
                     *ebuf ? ebuf : curl_easy_strerror(rc));
+            g_free(shown);
+        }
         goto out;
     }
     report(j, name, dl.done, dl.done, true);
@@ -387,7 +390,7 @@ const char *importer_check_url(const char *url, char *msg, size_t n)
 
     if (!url || !*url || strlen(url) > 4096 ||
         !(u = g_uri_parse(url, G_URI_FLAGS_ENCODED, NULL))) {
-        snprintf(msg, n, "The source URL \"%.200s\" is not a valid URL.", url ? url : "");
+        snprintf(msg, n, "The source URL is not a valid URL.");
         return "SourceURLInvalid";
     }
     scheme = g_ascii_strdown(g_uri_get_scheme(u), -1);
@@ -421,6 +424,17 @@ const char *importer_check_url(const char *url, char *msg, size_t n)
     g_free(path);
     g_uri_unref(u);
     return reason;
+}
+
+char *importer_url_shown(const char *url)
+{
+    GUri *u = url ? g_uri_parse(url, G_URI_FLAGS_ENCODED, NULL) : NULL;
+    char *s;
+    if (!u)
+        return g_strdup("(an invalid URL)");
+    s = g_uri_to_string_partial(u, G_URI_HIDE_USERINFO | G_URI_HIDE_QUERY);
+    g_uri_unref(u);
+    return s;
 }
 
 /* The last path segment of the URL, unescaped (g_free). */

@@ -600,7 +600,7 @@ static int imp_reconcile(libsvc_t *l, const char *key)
     json_t *overrides = NULL;
     const char *ns, *uid, *url, *reason, *kind, *lname, *type;
     char msg[1024], now[32];
-    char *iname = NULL, *dname = NULL, *staging = NULL;
+    char *iname = NULL, *dname = NULL, *staging = NULL, *shown = NULL;
     err_t err = ERR_INIT;
     int rc = 0;
 
@@ -611,6 +611,7 @@ static int imp_reconcile(libsvc_t *l, const char *key)
     ns = json_path_str(req, "metadata.namespace");
     uid = json_path_str(req, "metadata.uid");
     url = json_path_str(req, "spec.source.url");
+    shown = importer_url_shown(url);
     kind = json_path_str(req, "spec.target.library.kind");
     lname = json_path_str(req, "spec.target.library.name");
     meta_now(now, sizeof(now));
@@ -665,11 +666,8 @@ static int imp_reconcile(libsvc_t *l, const char *key)
 
     /* The item. */
     type = json_path_str(req, "spec.target.item.type");
-    if (!type) {
-        char *ext = importer_default_name(url);
-        g_free(ext);
+    if (!type) /* a first guess: the importer tells once it has looked */
         type = g_str_has_suffix(url, ".iso") || g_str_has_suffix(url, ".ISO") ? "ISO" : "OVF";
-    }
     if (!(iname = library_item_create(l, lib, uid, dname,
                                       json_path_str(req, "spec.target.item.description"), type,
                                       &err))) {
@@ -686,7 +684,7 @@ static int imp_reconcile(libsvc_t *l, const char *key)
                                   is_cluster_lib(lib) ? "ClusterContentLibraryItem" : "ContentLibraryItem",
                                   "name", iname));
     json_array_append_new(conds, ctl_cond("TemplateUploaded", false, "UploadInProgress",
-                                          "Starting the transfer of %s.", url));
+                                          "Starting the transfer of %s.", shown));
     json_array_append_new(conds, ctl_cond("ContentLibraryItemReady", false,
                                           "TargetLibraryItemNotReady", "%s", "The import runs."));
     json_array_append_new(conds, ctl_cond("Complete", false, "UploadInProgress", "%s",
@@ -707,7 +705,7 @@ static int imp_reconcile(libsvc_t *l, const char *key)
                             .checksum = json_path_str(req, "spec.source.checksum.value"),
                             .item_type = json_path_str(req, "spec.target.item.type")};
         imp_progress_t ip = {l, ns, json_path_str(req, "metadata.name"), json_object()};
-        log_info("library: importing %s into %s %s as %s", url, kind, lname, iname);
+        log_info("library: importing %s into %s %s as %s", shown, kind, lname, iname);
         info = importer_run(&src, staging, imp_progress, &ip, &err);
         if (info) {
             /* Overrides for images that carry no descriptor. */
@@ -786,9 +784,9 @@ static int imp_reconcile(libsvc_t *l, const char *key)
     imp_write(l, req, set, conds);
     {
         char *vmi = catalog_image_name(uid);
-        event_record(l->a->ev, req, "Normal", "Imported", "Imported %s as item %s (image %s).", url,
+        event_record(l->a->ev, req, "Normal", "Imported", "Imported %s as item %s (image %s).", shown,
                      iname, vmi);
-        log_info("library: imported %s as %s (image %s)", url, iname, vmi);
+        log_info("library: imported %s as %s (image %s)", shown, iname, vmi);
         g_free(vmi);
     }
     library_request_finished(l, l->imp, req, key);
@@ -803,6 +801,7 @@ out:
     g_free(iname);
     g_free(dname);
     g_free(staging);
+    g_free(shown);
     return rc;
 }
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -295,14 +296,22 @@ def test_library_imports_qcow2_ova_iso_and_a_vm_boots_from_the_ova(host, lib, fi
     v = wait_guest(host, ns, "from-ova", "ready", timeout=120)
     assert v["status"]["image"] == {"kind": "VirtualMachineImage", "name": o["metadata"]["name"]} or \
         v["status"]["image"]["name"] == o["metadata"]["name"], v["status"]["image"]
-    host.kubectl("delete", "vm", "from-ova", "-n", ns, "--timeout=60s", check=False)
 
-    # Deleting an item removes its image and its files.
-    host.kubectl("delete", "contentlibraryitem", items["tools"]["metadata"]["name"], "-n", ns,
-                 "--timeout=30s")
-    wait_for(lambda: image_of(host, ns, "tools") is None, what="the ISO's image to go")
-    wait_for(lambda: not os.path.exists(os.path.join(d, items["tools"]["spec"]["uuid"])),
-             what="the ISO's files to go")
+    # Deleting an item removes its image and its files; the VM made from it
+    # runs on, its disk backed by its own link to the image's file.
+    for item in ("tools", "tiny-ova"):
+        host.kubectl("delete", "contentlibraryitem", items[item]["metadata"]["name"], "-n", ns,
+                     "--timeout=30s")
+        wait_for(lambda: image_of(host, ns, item) is None, what="the image of %s to go" % item)
+        wait_for(lambda: not os.path.exists(os.path.join(d, items[item]["spec"]["uuid"])),
+                 what="the files of %s to go" % item)
+    base = os.path.join(host.data_dir, "vms", v["metadata"]["uid"], "base.img")
+    assert os.path.exists(base) and qemu_info(base)["format"] == "qcow2"
+    time.sleep(2)
+    v = vm(host, ns, "from-ova")
+    assert v["status"]["powerState"] == "PoweredOn", v["status"]
+    assert [p for p in host.qemu_pids() if v["metadata"]["uid"] in open("/proc/%d/cmdline" % p).read()]
+    host.kubectl("delete", "vm", "from-ova", "-n", ns, "--timeout=60s", check=False)
 
 
 def test_publish_running_vm_and_boot_from_the_published_image(host, lib, files):
@@ -366,6 +375,64 @@ def test_publish_running_vm_and_boot_from_the_published_image(host, lib, files):
         host.kubectl("delete", "vm", n, "-n", ns, "--timeout=60s", check=False)
 
 
+def pub(host, ns, name, spec):
+    host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachinePublishRequest",
+        "metadata": {"name": name}, "spec": spec}))
+
+    def cond_of(t):
+        return lambda: cond(host.kubectl_json("get", "virtualmachinepublishrequest", name, "-n", ns), t)
+    return cond_of
+
+
+def test_requests_are_validated_and_expire(host, lib, files):
+    ns = lib
+    # A publication of a VM that does not exist, then an attempt to retarget it.
+    c = wait_for(pub(host, ns, "ghost", {"source": {"name": "ghost"}})("SourceValid"), what="SourceValid")
+    assert c["status"] == "False" and c["reason"] == "SourceVirtualMachineNotExist", c
+    p = host.kubectl("patch", "virtualmachinepublishrequest", "ghost", "-n", ns, "--type=merge",
+                     "-p", '{"spec":{"source":{"name":"other"}}}', check=False)
+    assert p.returncode != 0 and "immutable" in p.stderr, p.stderr
+    # A stopped VM; a library that is not writable; an item name in use.
+    host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": API, "kind": "ContentLibrary", "metadata": {"name": "ro"},
+         "spec": {"writable": False, "allowImport": False}},
+        {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
+         "metadata": {"name": "off"},
+         "spec": {"className": "small", "imageName": host.images["tiny"], "storageClass": "default",
+                  "powerState": "PoweredOff"}}]))
+    wait_for(lambda: (cond(vm(host, ns, "off"), "VirtualMachineCreated") or {}).get("status") == "True",
+             what="the VM to be created")
+    c = wait_for(pub(host, ns, "to-ro", {"source": {"name": "off"},
+                                          "target": {"location": {"name": "ro"}}})("TargetValid"),
+                 what="TargetValid")
+    assert c["status"] == "False" and c["reason"] == "TargetContentLibraryNotWritable", c
+    r = wait_import(host, ns, import_request(host, ns, "file://" + files["qcow2"], "taken"))
+    assert cond(r, "Complete")["status"] == "True"
+    c = wait_for(pub(host, ns, "dup", {"source": {"name": "off"},
+                                        "target": {"item": {"name": "taken"}}})("TargetValid"),
+                 what="TargetValid")
+    assert c["status"] == "False" and c["reason"] == "TargetItemAlreadyExists", c
+    # A stopped VM publishes too (its disk is converted).
+    complete = pub(host, ns, "off", {"ttlSecondsAfterFinished": 3})("Complete")
+    wait_for(lambda: (complete() or {}).get("status") == "True", timeout=120,
+             what="the stopped VM's publication")
+    assert wait_for(lambda: image_of(host, ns, "off-image"), what="the published image")
+    # Finished requests go after their time to live; what they made stays.
+    wait_for(lambda: host.kubectl("get", "virtualmachinepublishrequest", "off", "-n", ns,
+                                  check=False).returncode != 0, timeout=30, what="the request to expire")
+    assert image_of(host, ns, "off-image")
+    # Imports into a library that does not allow them are refused.
+    host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
+        "apiVersion": API, "kind": "ContentLibraryItemImportRequest", "metadata": {"name": "into-ro"},
+        "spec": {"source": {"url": "file://" + files["qcow2"]},
+                 "target": {"library": {"apiVersion": API, "kind": "ContentLibrary", "name": "ro"}}}}))
+    c = wait_for(lambda: cond(host.kubectl_json("get", "clitemimport", "into-ro", "-n", ns), "TargetValid"),
+                 what="TargetValid")
+    assert c["status"] == "False" and c["reason"] == "TargetLibraryInvalid", c
+    host.kubectl("delete", "vm", "off", "-n", ns, "--timeout=60s", check=False)
+
+
 def closed_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -380,8 +447,10 @@ def test_failed_imports_leave_nothing(host, lib, files):
         ("corrupt", "file://" + files["corrupt"], None),
         ("truncated", "file://" + files["truncated"], None),
         ("badsum", "file://" + files["qcow2"], "0" * 64),
-        # Nothing listens there: the namespace has only loopback.
-        ("unreachable", "http://127.0.0.1:%d/tiny.qcow2" % closed_port(), None),
+        # Nothing listens there: the namespace has only loopback.  The
+        # credentials in the URL are shown nowhere.
+        ("unreachable", "http://user:s3cret-pw@127.0.0.1:%d/tiny.qcow2?token=s3cret-tok" % closed_port(),
+         None),
     ]
     reqs = {item: import_request(host, ns, url, item, sha=sha) for item, url, sha in cases}
     for item, name in reqs.items():
@@ -398,6 +467,10 @@ def test_failed_imports_leave_nothing(host, lib, files):
     msg = {item: cond(host.kubectl_json("get", "clitemimport", name, "-n", ns), "Complete")["message"]
            for item, name in reqs.items()}
     assert "checksum" in msg["badsum"].lower() or "sha" in msg["badsum"].lower(), msg
+    assert "127.0.0.1" in msg["unreachable"] and "s3cret" not in msg["unreachable"], msg
+    evs = host.kubectl("get", "events", "-n", ns, "-o", "yaml").stdout
+    assert "UploadFailure" in evs and "s3cret" not in evs
+    assert "s3cret" not in host.log()
     # A bad request is refused by the API itself.
     p = host.kubectl("apply", "-n", ns, "-f", "-", check=False, input=yaml.safe_dump({
         "apiVersion": API, "kind": "ContentLibraryItemImportRequest", "metadata": {"name": "nourl"},
