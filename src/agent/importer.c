@@ -599,7 +599,14 @@ static int import_disk(job_t *j, const char *in, const char *want_fmt, bool move
                                            json_integer_value(json_object_get(info, "virtual-size")),
                                            "size", (json_int_t)sb.st_blocks * 512,
                                            "sourceFormat", fmt));
-    report(j, name, 1, 1, true);
+    /* Done: the bytes of the last progress report (a copy counts the
+     * file, a conversion the disk's virtual size). */
+    {
+        int64_t total = !strcmp(fmt, "qcow2") ? (int64_t)sb.st_size
+                                              : (int64_t)json_integer_value(
+                                                    json_object_get(info, "virtual-size"));
+        report(j, name, total, total, true);
+    }
     rc = 0;
 out:
     json_decref(info);

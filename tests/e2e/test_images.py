@@ -519,6 +519,52 @@ class HttpServer:
             self.proc = None
 
 
+def test_full_disk_leaves_nothing(host, lib, files):
+    """A library on an 8 MiB file system: a 13 MiB qcow2 is refused before
+    any copy, a download of the same size fails when the disk fills up."""
+    ns = lib
+    mnt = tempfile.mkdtemp(prefix="vmsvc-full-")
+    # In the server's mount namespace (`ip netns exec` made it one).
+    in_server = ["nsenter", "-t", str(host.pid), "-m"]
+    run(*in_server, "mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", mnt)
+    web = None
+    try:
+        host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
+            "apiVersion": API, "kind": "ContentLibrary",
+            "metadata": {"name": "small", "annotations": {"vmsvc.dev/storage-path": mnt}},
+            "spec": {"writable": True, "allowImport": True}}))
+        l = wait_for(lambda: (lambda x: x if (cond(x, "Ready") or {}).get("status") == "True" else None)(
+            host.kubectl_json("get", "contentlibrary", "small", "-n", ns)), what="the library")
+        assert l["status"]["storageBacking"]["type"] == "Other"
+        web = HttpServer(host, files["dir"])
+        reqs = []
+        for item, url in (("too-big", "file://" + files["qcow2"]), ("fills-up", web.url("tiny.qcow2"))):
+            name = "imp-" + item
+            host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
+                "apiVersion": API, "kind": "ContentLibraryItemImportRequest", "metadata": {"name": name},
+                "spec": {"source": {"url": url},
+                         "target": {"library": {"apiVersion": API, "kind": "ContentLibrary", "name": "small"},
+                                    "item": {"name": item}}}}))
+            reqs.append(name)
+        for name in reqs:
+            r = wait_import(host, ns, name)
+            c = cond(r, "Complete")
+            assert c["status"] == "False" and c["reason"] == "UploadFailure", r["status"]
+            assert "space" in c["message"].lower(), c
+        assert not [i for i in host.kubectl_json("get", "contentlibraryitems", "-n", ns)["items"]
+                    if i["status"].get("contentLibraryRef", {}).get("name") == "small"]
+        left = run(*in_server, "find", mnt, "-type", "f").stdout.split()
+        assert not left, left
+        used = int(run(*in_server, "df", "-B1", "--output=used", mnt).stdout.split()[-1])
+        assert used < 256 << 10, used
+    finally:
+        if web:
+            web.stop()
+        host.kubectl("delete", "contentlibrary", "small", "-n", ns, "--timeout=30s", check=False)
+        subprocess.run(in_server + ["umount", mnt], check=False)
+        os.rmdir(mnt)
+
+
 def test_http_import_with_checksum(host, lib, files):
     ns = lib
     web = HttpServer(host, files["dir"])
