@@ -1,8 +1,9 @@
 """Content libraries end to end: an administrator makes a library in a
 namespace and imports a qcow2, an OVA (an OVF descriptor and a
 streamOptimized VMDK made here) and an ISO through kubectl; the images show
-up in the catalog; a VM boots from the OVA's image; a running VM is
-published into the library and a second VM boots from the result.  Every
+up in the catalog; a VM boots from the OVA's image; a VM writes a
+marker to its disk, is published into the library while it runs, and a
+second VM boots from the result and finds the marker.  Every
 failure (corrupt qcow2, truncated OVA, checksum mismatch, unreachable URL,
 restart mid-import) ends with a failed condition and nothing left in the
 library.
@@ -30,7 +31,7 @@ from test_vm import host, tiny_image, vm, wait_for, wait_guest  # noqa: F401  (f
 
 API = "imageregistry.vmware.com/v1alpha1"
 MARKER = b"VMSVC-PUBLISH-MARKER-" + uuid.uuid4().hex.encode()
-MARKER_OFFSET = 300 * 512  # in the gap between the MBR and the first partition (1 MiB)
+MARKER_OFFSET = 300 * 512  # where the tiny guest's write-marker hook writes (tests/guest/README.md)
 
 OVF = """<?xml version="1.0" encoding="UTF-8"?>
 <Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"
@@ -121,15 +122,6 @@ def files(tiny_image):
     out["truncated"] = os.path.join(d, "truncated.ova")
     with open(out["ova"], "rb") as f, open(out["truncated"], "wb") as g:
         g.write(f.read(os.path.getsize(out["ova"]) * 2 // 3))
-    # The image the published VM boots from carries a marker.
-    marked_raw = os.path.join(d, "marked.raw")
-    shutil.copy(tiny_image, marked_raw)
-    with open(marked_raw, "r+b") as f:
-        f.seek(MARKER_OFFSET)
-        f.write(MARKER)
-    out["marked"] = os.path.join(d, "marked.qcow2")
-    run("qemu-img", "convert", "-O", "qcow2", marked_raw, out["marked"])
-    os.unlink(marked_raw)
     yield out
     shutil.rmtree(d, ignore_errors=True)
 
@@ -315,14 +307,21 @@ def test_library_imports_qcow2_ova_iso_and_a_vm_boots_from_the_ova(host, lib, fi
 
 
 def test_publish_running_vm_and_boot_from_the_published_image(host, lib, files):
+    """The guest writes a marker to its disk; the VM is published while it
+    runs; a second VM boots from the published image and finds the marker."""
     ns = lib
-    r = wait_import(host, ns, import_request(host, ns, "file://" + files["marked"], "marked"))
-    assert cond(r, "Complete")["status"] == "True", r["status"]
+    mark = MARKER.decode()
+    host.kubectl("create", "secret", "generic", "writer", "-n", ns,
+                 "--from-literal=user-data=#cloud-config\n#vmsvc: write-marker %s\n" % mark)
+    host.kubectl("create", "secret", "generic", "reader", "-n", ns,
+                 "--from-literal=user-data=#cloud-config\n#vmsvc: read-marker\n")
     host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
         "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
         "metadata": {"name": "src"},
-        "spec": {"className": "small", "imageName": "marked", "storageClass": "default"}}))
-    wait_guest(host, ns, "src", "ready", timeout=120)
+        "spec": {"className": "small", "imageName": host.images["tiny"], "storageClass": "default",
+                 "bootstrap": {"cloudInit": {"rawCloudConfig": {"name": "writer", "key": "user-data"}}}}}))
+    wait_guest(host, ns, "src", "marker-written=" + mark, timeout=120)
+    wait_guest(host, ns, "src", "ready", timeout=60)
     host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
         "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachinePublishRequest",
         "metadata": {"name": "src"}, "spec": {}}))
@@ -368,8 +367,9 @@ def test_publish_running_vm_and_boot_from_the_published_image(host, lib, files):
     host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
         "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachine",
         "metadata": {"name": "second"},
-        "spec": {"className": "small", "imageName": "src-image", "storageClass": "default"}}))
-    v = wait_guest(host, ns, "second", "ready", timeout=120)
+        "spec": {"className": "small", "imageName": "src-image", "storageClass": "default",
+                 "bootstrap": {"cloudInit": {"rawCloudConfig": {"name": "reader", "key": "user-data"}}}}}))
+    v = wait_guest(host, ns, "second", "disk-marker=" + mark, timeout=120)
     assert v["status"]["image"]["name"] == img["metadata"]["name"]
     for n in ("src", "second"):
         host.kubectl("delete", "vm", n, "-n", ns, "--timeout=60s", check=False)
