@@ -571,11 +571,15 @@ def test_http_import_with_checksum(host, lib, files):
     try:
         r = wait_import(host, ns, import_request(host, ns, web.url("tiny.ova"), "web-ova",
                                                  sha=sha256(files["ova"])))
+        # An OVF descriptor: its disk is fetched from beside it.
+        r2 = wait_import(host, ns, import_request(host, ns, web.url("tiny.ovf"), "web-ovf"))
     finally:
         web.stop()
-    assert cond(r, "Complete")["status"] == "True", r["status"]
-    img = wait_for(lambda: image_of(host, ns, "web-ova"), what="the image")
-    assert img["status"]["productInfo"]["product"] == "Tiny"
+    for item, req in (("web-ova", r), ("web-ovf", r2)):
+        assert cond(req, "Complete")["status"] == "True", req["status"]
+        img = wait_for(lambda: image_of(host, ns, item), what="the image of " + item)
+        assert img["status"]["productInfo"]["product"] == "Tiny"
+        assert img["status"]["disks"][0]["capacity"] == "13Mi", img["status"]
 
 
 def test_restart_mid_import(files, tiny_image):
