@@ -286,6 +286,7 @@ int publish_reconcile(libsvc_t *l, const char *key)
             json_array_append_new(conds, ctl_cond("Uploaded", false, "UploadFailure", "%s", err.msg));
             event_record(a->ev, req, "Warning", "UploadFailure", "Publishing VM %s failed: %s",
                          src, err.msg);
+            log_warn("publish: %s/%s: attempt %lld: %s", ns, name, (long long)attempts, err.msg);
             if (attempts >= PUBLISH_ATTEMPTS) {
                 json_array_append_new(conds, ctl_cond("Complete", false, "UploadFailure",
                                                       "Gave up after %lld attempts: %s",

@@ -320,7 +320,7 @@ def test_publish_running_vm_and_boot_from_the_published_image(host, lib, files):
         "metadata": {"name": "src"},
         "spec": {"className": "small", "imageName": host.images["tiny"], "storageClass": "default",
                  "bootstrap": {"cloudInit": {"rawCloudConfig": {"name": "writer", "key": "user-data"}}}}}))
-    wait_guest(host, ns, "src", "marker-written=" + mark, timeout=120)
+    wait_guest(host, ns, "src", "marker-written=" + mark, timeout=240)
     wait_guest(host, ns, "src", "ready", timeout=60)
     host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
         "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachinePublishRequest",
@@ -369,7 +369,7 @@ def test_publish_running_vm_and_boot_from_the_published_image(host, lib, files):
         "metadata": {"name": "second"},
         "spec": {"className": "small", "imageName": "src-image", "storageClass": "default",
                  "bootstrap": {"cloudInit": {"rawCloudConfig": {"name": "reader", "key": "user-data"}}}}}))
-    v = wait_guest(host, ns, "second", "disk-marker=" + mark, timeout=120)
+    v = wait_guest(host, ns, "second", "disk-marker=" + mark, timeout=240)
     assert v["status"]["image"]["name"] == img["metadata"]["name"]
     for n in ("src", "second"):
         host.kubectl("delete", "vm", n, "-n", ns, "--timeout=60s", check=False)
@@ -414,10 +414,9 @@ def test_requests_are_validated_and_expire(host, lib, files):
                  what="TargetValid")
     assert c["status"] == "False" and c["reason"] == "TargetItemAlreadyExists", c
     # A stopped VM publishes too (its disk is converted).
-    complete = pub(host, ns, "off", {"ttlSecondsAfterFinished": 3})("Complete")
-    wait_for(lambda: (complete() or {}).get("status") == "True", timeout=120,
-             what="the stopped VM's publication")
-    assert wait_for(lambda: image_of(host, ns, "off-image"), what="the published image")
+    pub(host, ns, "off", {"ttlSecondsAfterFinished": 3})
+    assert wait_for(lambda: image_of(host, ns, "off-image"), timeout=180,
+                    what="the stopped VM's published image")
     # Finished requests go after their time to live; what they made stays.
     wait_for(lambda: host.kubectl("get", "virtualmachinepublishrequest", "off", "-n", ns,
                                   check=False).returncode != 0, timeout=30, what="the request to expire")
