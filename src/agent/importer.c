@@ -193,6 +193,16 @@ static int write_all(int fd, const char *buf, size_t n, const char *path, err_t 
 }
 
 /* Copy a local file, hashing it when `d` is on; `max` bounds its size. */
+/* Start writing a file's dirty pages back now, without waiting.  An import
+ * ends with an fsync (the item must survive a crash once it is Ready);
+ * begun early, the disk's writes overlap the copy instead of following it. */
+#define WRITEBACK_EVERY ((int64_t)32 << 20)
+static void writeback_start(int fd)
+{
+    if (fd >= 0)
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 static int copy_file(job_t *j, const char *src, const char *dst, digest_t *d, err_t *err)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
@@ -216,13 +226,14 @@ static int copy_file(job_t *j, const char *src, const char *dst, digest_t *d, er
         /* No digest wanted: let the kernel copy (and share extents where it can). */
         off_t left = sb.st_size;
         while (left > 0) {
-            ssize_t c = copy_file_range(in, NULL, out, NULL, (size_t)MIN(left, 256 << 20), 0);
+            ssize_t c = copy_file_range(in, NULL, out, NULL, (size_t)MIN(left, WRITEBACK_EVERY), 0);
             if (c < 0 && errno == EINTR)
                 continue;
             if (c <= 0)
                 break;
             left -= c;
             done += c;
+            writeback_start(out);
             if (!report(j, base, done, sb.st_size, false)) {
                 set_stopped(j, err);
                 goto out;
@@ -249,6 +260,8 @@ static int copy_file(job_t *j, const char *src, const char *dst, digest_t *d, er
             digest_update(d, buf, (size_t)n);
         if (write_all(out, buf, (size_t)n, dst, err) < 0)
             goto out;
+        if (done / WRITEBACK_EVERY != (done + n) / WRITEBACK_EVERY)
+            writeback_start(out);
         done += n;
         if (!report(j, base, done, sb.st_size, false)) {
             set_stopped(j, err);
@@ -515,11 +528,16 @@ typedef struct conv_ctx {
     job_t *j;
     const char *name;
     int64_t total;
+    const char *out; /* qemu-img's output, whose writeback starts early */
+    int fd;
 } conv_ctx_t;
 
 static bool conv_progress(void *p, double pct)
 {
     conv_ctx_t *c = p;
+    if (c->fd < 0)
+        c->fd = open(c->out, O_RDONLY | O_CLOEXEC);
+    writeback_start(c->fd);
     return report(c->j, c->name, (int64_t)(pct / 100.0 * (double)c->total), c->total, false);
 }
 
@@ -582,10 +600,15 @@ static int import_disk(job_t *j, const char *in, const char *want_fmt, bool move
             goto out;
         }
     } else {
-        conv_ctx_t cc = {j, name, (int64_t)json_integer_value(json_object_get(info, "virtual-size"))};
+        conv_ctx_t cc = {j, name, (int64_t)json_integer_value(json_object_get(info, "virtual-size")),
+                         out, -1};
+        int crc;
         if (stat(in, &sb) == 0 && check_room(j->dir, sb.st_blocks * 512, err) < 0)
             goto out;
-        if (disk_convert(in, fmt, out, conv_progress, &cc, err) < 0) {
+        crc = disk_convert(in, fmt, out, conv_progress, &cc, err);
+        if (cc.fd >= 0)
+            close(cc.fd);
+        if (crc < 0) {
             if (j->stopped)
                 set_stopped(j, err);
             goto out;
