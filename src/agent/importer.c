@@ -193,6 +193,16 @@ static int write_all(int fd, const char *buf, size_t n, const char *path, err_t 
 }
 
 /* Copy a local file, hashing it when `d` is on; `max` bounds its size. */
+/* Start writing a file's dirty pages back now, without waiting.  An import
+ * ends with an fsync (the item must survive a crash once it is Ready);
+ * begun early, the disk's writes overlap the copy instead of following it. */
+#define WRITEBACK_EVERY ((int64_t)32 << 20)
+static void writeback_start(int fd)
+{
+    if (fd >= 0)
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 static int copy_file(job_t *j, const char *src, const char *dst, digest_t *d, err_t *err)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
@@ -216,13 +226,14 @@ static int copy_file(job_t *j, const char *src, const char *dst, digest_t *d, er
         /* No digest wanted: let the kernel copy (and share extents where it can). */
         off_t left = sb.st_size;
         while (left > 0) {
-            ssize_t c = copy_file_range(in, NULL, out, NULL, (size_t)MIN(left, 256 << 20), 0);
+            ssize_t c = copy_file_range(in, NULL, out, NULL, (size_t)MIN(left, WRITEBACK_EVERY), 0);
             if (c < 0 && errno == EINTR)
                 continue;
             if (c <= 0)
                 break;
             left -= c;
             done += c;
+            writeback_start(out);
             if (!report(j, base, done, sb.st_size, false)) {
                 set_stopped(j, err);
                 goto out;
@@ -249,6 +260,8 @@ static int copy_file(job_t *j, const char *src, const char *dst, digest_t *d, er
             digest_update(d, buf, (size_t)n);
         if (write_all(out, buf, (size_t)n, dst, err) < 0)
             goto out;
+        if (done / WRITEBACK_EVERY != (done + n) / WRITEBACK_EVERY)
+            writeback_start(out);
         done += n;
         if (!report(j, base, done, sb.st_size, false)) {
             set_stopped(j, err);
@@ -356,9 +369,12 @@ static int download(job_t *j, const char *url, const char *path, GString *mem, i
             set_stopped(j, err);
         else if (err_is_set(&dl.werr))
             err_move(err, &dl.werr);
-        else
-            err_set(err, ERR_UNAVAILABLE, "Cannot download %s: %s", url,
+        else {
+            char *shown = importer_url_shown(url);
+            err_set(err, ERR_UNAVAILABLE, "Cannot download %s: %s", shown,
                     *ebuf ? ebuf : curl_easy_strerror(rc));
+            g_free(shown);
+        }
         goto out;
     }
     report(j, name, dl.done, dl.done, true);
@@ -387,7 +403,7 @@ const char *importer_check_url(const char *url, char *msg, size_t n)
 
     if (!url || !*url || strlen(url) > 4096 ||
         !(u = g_uri_parse(url, G_URI_FLAGS_ENCODED, NULL))) {
-        snprintf(msg, n, "The source URL \"%.200s\" is not a valid URL.", url ? url : "");
+        snprintf(msg, n, "The source URL is not a valid URL.");
         return "SourceURLInvalid";
     }
     scheme = g_ascii_strdown(g_uri_get_scheme(u), -1);
@@ -421,6 +437,17 @@ const char *importer_check_url(const char *url, char *msg, size_t n)
     g_free(path);
     g_uri_unref(u);
     return reason;
+}
+
+char *importer_url_shown(const char *url)
+{
+    GUri *u = url ? g_uri_parse(url, G_URI_FLAGS_ENCODED, NULL) : NULL;
+    char *s;
+    if (!u)
+        return g_strdup("(an invalid URL)");
+    s = g_uri_to_string_partial(u, G_URI_HIDE_USERINFO | G_URI_HIDE_QUERY);
+    g_uri_unref(u);
+    return s;
 }
 
 /* The last path segment of the URL, unescaped (g_free). */
@@ -501,11 +528,16 @@ typedef struct conv_ctx {
     job_t *j;
     const char *name;
     int64_t total;
+    const char *out; /* qemu-img's output, whose writeback starts early */
+    int fd;
 } conv_ctx_t;
 
 static bool conv_progress(void *p, double pct)
 {
     conv_ctx_t *c = p;
+    if (c->fd < 0)
+        c->fd = open(c->out, O_RDONLY | O_CLOEXEC);
+    writeback_start(c->fd);
     return report(c->j, c->name, (int64_t)(pct / 100.0 * (double)c->total), c->total, false);
 }
 
@@ -568,10 +600,15 @@ static int import_disk(job_t *j, const char *in, const char *want_fmt, bool move
             goto out;
         }
     } else {
-        conv_ctx_t cc = {j, name, (int64_t)json_integer_value(json_object_get(info, "virtual-size"))};
+        conv_ctx_t cc = {j, name, (int64_t)json_integer_value(json_object_get(info, "virtual-size")),
+                         out, -1};
+        int crc;
         if (stat(in, &sb) == 0 && check_room(j->dir, sb.st_blocks * 512, err) < 0)
             goto out;
-        if (disk_convert(in, fmt, out, conv_progress, &cc, err) < 0) {
+        crc = disk_convert(in, fmt, out, conv_progress, &cc, err);
+        if (cc.fd >= 0)
+            close(cc.fd);
+        if (crc < 0) {
             if (j->stopped)
                 set_stopped(j, err);
             goto out;
@@ -585,7 +622,14 @@ static int import_disk(job_t *j, const char *in, const char *want_fmt, bool move
                                            json_integer_value(json_object_get(info, "virtual-size")),
                                            "size", (json_int_t)sb.st_blocks * 512,
                                            "sourceFormat", fmt));
-    report(j, name, 1, 1, true);
+    /* Done: the bytes of the last progress report (a copy counts the
+     * file, a conversion the disk's virtual size). */
+    {
+        int64_t total = !strcmp(fmt, "qcow2") ? (int64_t)sb.st_size
+                                              : (int64_t)json_integer_value(
+                                                    json_object_get(info, "virtual-size"));
+        report(j, name, total, total, true);
+    }
     rc = 0;
 out:
     json_decref(info);

@@ -54,6 +54,10 @@ typedef bool (*import_progress_fn)(void *ctx, const char *file, int64_t done, in
  * SourceURLHostInvalid) with a sentence in msg. */
 const char *importer_check_url(const char *url, char *msg, size_t n);
 
+/* The URL as logs, events and conditions show it: without its user info
+ * and query, which may carry credentials (g_free). */
+char *importer_url_shown(const char *url);
+
 /* The name an item gets when the request names none: the URL's file name
  * without its extension (g_free). */
 char *importer_default_name(const char *url);

@@ -92,11 +92,27 @@ bool library_has_item(libsvc_t *l, const json_t *lib, const char *name, const ch
     return found;
 }
 
+/* The status fields an item has from its creation on. */
+static json_t *item_base_status(const json_t *lib, const char *name, const char *description,
+                                const char *type, const char *now)
+{
+    bool cluster = is_cluster_lib(lib);
+    json_t *st = json_pack("{s:s,s:{s:s,s:s},s:s,s:s,s:s,s:b}", "name", name,
+                           "contentLibraryRef", "kind",
+                           cluster ? "ClusterContentLibrary" : "ContentLibrary", "name",
+                           json_path_str(lib, "metadata.name"), "type", type, "creationTime", now,
+                           "contentVersion", "1", "securityCompliance", 1);
+    if (description && *description)
+        json_object_set_new(st, "description", json_string(description));
+    return st;
+}
+
 char *library_item_create(libsvc_t *l, const json_t *lib, const char *uuid, const char *name,
                           const char *description, const char *type, err_t *err)
 {
     bool cluster = is_cluster_lib(lib);
     const char *ns = cluster ? NULL : json_path_str(lib, "metadata.namespace");
+    const resource_t *res = cluster ? l->citem : l->item;
     char *iname = catalog_item_name(cluster, uuid);
     char now[32];
     obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
@@ -107,37 +123,39 @@ char *library_item_create(libsvc_t *l, const json_t *lib, const char *uuid, cons
         CATALOG_API_VERSION, "kind", cluster ? "ClusterContentLibrary" : "ContentLibrary", "name",
         json_path_str(lib, "metadata.name"), "uid", json_path_str(lib, "metadata.uid"),
         "controller", 1, "blockOwnerDeletion", 1, "spec", "uuid", uuid);
-    store_obj_t *r = obj_create(l->a->srv, cluster ? l->citem : l->item, ns, obj, &o, err);
-    json_t *st;
+    store_obj_t *r = obj_create(l->a->srv, res, ns, obj, &o, err);
+    json_t *cur;
 
     if (!r && err->code != ERR_ALREADY_EXISTS) {
         g_free(iname);
         return NULL;
     }
     err_clear(err);
-    if (r) {
+    store_obj_unref(r);
+    /* A new item, or one whose first status write did not happen (a retry
+     * after a restart): it gets its status fields. */
+    cur = refs_get(l->a->srv, CATALOG_GROUP, cluster ? "clustercontentlibraryitems"
+                                                     : "contentlibraryitems", ns, iname);
+    if (cur && !json_path_str(cur, "status.name")) {
+        json_t *st, *conds;
         meta_now(now, sizeof(now));
-        st = json_pack("{s:s,s:{s:s,s:s},s:s,s:b,s:s,s:s,s:s,s:b}", "name", name,
-                       "contentLibraryRef", "kind",
-                       cluster ? "ClusterContentLibrary" : "ContentLibrary", "name",
-                       json_path_str(lib, "metadata.name"), "type", type, "cached", 0,
-                       "creationTime", now, "lastModifiedTime", now, "contentVersion", "1",
-                       "securityCompliance", 1);
-        if (description && *description)
-            json_object_set_new(st, "description", json_string(description));
-        json_t *conds = json_pack("[{s:s,s:s,s:s,s:s}]", "type", "Ready", "status", "False",
-                                  "reason", "ContentLibraryItemFileUnavailable", "message",
-                                  "The item's files are being imported.");
-        store_obj_unref(r);
-        r = ctl_status_update(l->a->srv, cluster ? l->citem : l->item, ns, iname, st, conds, err);
+        st = item_base_status(lib, name, description, type, now);
+        json_object_set_new(st, "cached", json_false());
+        json_object_set_new(st, "lastModifiedTime", json_string(now));
+        conds = json_pack("[{s:s,s:s,s:s,s:s}]", "type", "Ready", "status", "False", "reason",
+                          "ContentLibraryItemFileUnavailable", "message",
+                          "The item's files are being imported.");
+        r = ctl_status_update(l->a->srv, res, ns, iname, st, conds, err);
         json_decref(st);
         json_decref(conds);
         if (!r) {
+            json_decref(cur);
             g_free(iname);
             return NULL;
         }
+        store_obj_unref(r);
     }
-    store_obj_unref(r);
+    json_decref(cur);
     return iname;
 }
 
@@ -156,7 +174,8 @@ static json_t *mutate_annotation(const json_t *cur, void *ctx, err_t *err)
 }
 
 int library_item_finish(libsvc_t *l, const json_t *lib, const char *item_name, const char *uuid,
-                        const char *staging, const json_t *info, err_t *err)
+                        const char *staging, const json_t *info, const char *display_name,
+                        const char *description, const char *type, err_t *err)
 {
     bool cluster = is_cluster_lib(lib);
     const char *ns = cluster ? NULL : json_path_str(lib, "metadata.namespace");
@@ -186,16 +205,30 @@ int library_item_finish(libsvc_t *l, const json_t *lib, const char *item_name, c
     if (!r)
         goto out;
     store_obj_unref(r);
-    json_array_foreach(json_object_get(info, "files"), i, f) {
+    /* What the library keeps: the disks (and an ISO or descriptor). */
+    json_array_foreach(json_object_get(info, "disks"), i, f) {
         total += json_integer_value(json_object_get(f, "size"));
         json_array_append_new(files, json_pack("{s:O,s:O,s:s,s:b}", "name",
-                                               json_object_get(f, "name"), "sizeInBytes",
+                                               json_object_get(f, "file"), "sizeInBytes",
                                                json_object_get(f, "size"), "version", "1",
                                                "cached", 1));
     }
+    if (json_object_get(info, "iso")) {
+        json_array_foreach(json_object_get(info, "files"), i, f) {
+            total += json_integer_value(json_object_get(f, "size"));
+            json_array_append_new(files, json_pack("{s:O,s:O,s:s,s:b}", "name",
+                                                   json_object_get(f, "name"), "sizeInBytes",
+                                                   json_object_get(f, "size"), "version", "1",
+                                                   "cached", 1));
+        }
+    }
     meta_now(now, sizeof(now));
-    st = json_pack("{s:b,s:I,s:O,s:s}", "cached", 1, "sizeInBytes", (json_int_t)total,
-                   "fileInfo", files, "lastModifiedTime", now);
+    st = item_base_status(lib, display_name, description, type, now);
+    json_object_del(st, "creationTime");
+    json_object_set_new(st, "cached", json_true());
+    json_object_set_new(st, "sizeInBytes", json_integer(total));
+    json_object_set(st, "fileInfo", files);
+    json_object_set_new(st, "lastModifiedTime", json_string(now));
     conds = json_pack("[{s:s,s:s,s:s,s:s}]", "type", "Ready", "status", "True", "reason",
                       "Ready", "message", "");
     r = ctl_status_update(l->a->srv, res, ns, item_name, st, conds, err);
@@ -567,7 +600,7 @@ static int imp_reconcile(libsvc_t *l, const char *key)
     json_t *overrides = NULL;
     const char *ns, *uid, *url, *reason, *kind, *lname, *type;
     char msg[1024], now[32];
-    char *iname = NULL, *dname = NULL, *staging = NULL;
+    char *iname = NULL, *dname = NULL, *staging = NULL, *shown = NULL;
     err_t err = ERR_INIT;
     int rc = 0;
 
@@ -578,6 +611,7 @@ static int imp_reconcile(libsvc_t *l, const char *key)
     ns = json_path_str(req, "metadata.namespace");
     uid = json_path_str(req, "metadata.uid");
     url = json_path_str(req, "spec.source.url");
+    shown = importer_url_shown(url);
     kind = json_path_str(req, "spec.target.library.kind");
     lname = json_path_str(req, "spec.target.library.name");
     meta_now(now, sizeof(now));
@@ -632,11 +666,8 @@ static int imp_reconcile(libsvc_t *l, const char *key)
 
     /* The item. */
     type = json_path_str(req, "spec.target.item.type");
-    if (!type) {
-        char *ext = importer_default_name(url);
-        g_free(ext);
+    if (!type) /* a first guess: the importer tells once it has looked */
         type = g_str_has_suffix(url, ".iso") || g_str_has_suffix(url, ".ISO") ? "ISO" : "OVF";
-    }
     if (!(iname = library_item_create(l, lib, uid, dname,
                                       json_path_str(req, "spec.target.item.description"), type,
                                       &err))) {
@@ -653,7 +684,7 @@ static int imp_reconcile(libsvc_t *l, const char *key)
                                   is_cluster_lib(lib) ? "ClusterContentLibraryItem" : "ContentLibraryItem",
                                   "name", iname));
     json_array_append_new(conds, ctl_cond("TemplateUploaded", false, "UploadInProgress",
-                                          "Starting the transfer of %s.", url));
+                                          "Starting the transfer of %s.", shown));
     json_array_append_new(conds, ctl_cond("ContentLibraryItemReady", false,
                                           "TargetLibraryItemNotReady", "%s", "The import runs."));
     json_array_append_new(conds, ctl_cond("Complete", false, "UploadInProgress", "%s",
@@ -674,7 +705,7 @@ static int imp_reconcile(libsvc_t *l, const char *key)
                             .checksum = json_path_str(req, "spec.source.checksum.value"),
                             .item_type = json_path_str(req, "spec.target.item.type")};
         imp_progress_t ip = {l, ns, json_path_str(req, "metadata.name"), json_object()};
-        log_info("library: importing %s into %s %s as %s", url, kind, lname, iname);
+        log_info("library: importing %s into %s %s as %s", shown, kind, lname, iname);
         info = importer_run(&src, staging, imp_progress, &ip, &err);
         if (info) {
             /* Overrides for images that carry no descriptor. */
@@ -702,7 +733,10 @@ static int imp_reconcile(libsvc_t *l, const char *key)
             }
             json_object_foreach(ip.files, k, v)
                 json_object_set_new(v, "done", json_true());
-            if (library_item_finish(l, lib, iname, uid, staging, info, &err) < 0) {
+            if (library_item_finish(l, lib, iname, uid, staging, info, dname,
+                                    json_path_str(req, "spec.target.item.description"),
+                                    json_string_value(json_object_get(info, "type")) ?: type,
+                                    &err) < 0) {
                 json_decref(info);
                 info = NULL;
             }
@@ -750,9 +784,9 @@ static int imp_reconcile(libsvc_t *l, const char *key)
     imp_write(l, req, set, conds);
     {
         char *vmi = catalog_image_name(uid);
-        event_record(l->a->ev, req, "Normal", "Imported", "Imported %s as item %s (image %s).", url,
+        event_record(l->a->ev, req, "Normal", "Imported", "Imported %s as item %s (image %s).", shown,
                      iname, vmi);
-        log_info("library: imported %s as %s (image %s)", url, iname, vmi);
+        log_info("library: imported %s as %s (image %s)", shown, iname, vmi);
         g_free(vmi);
     }
     library_request_finished(l, l->imp, req, key);
@@ -767,6 +801,7 @@ out:
     g_free(iname);
     g_free(dname);
     g_free(staging);
+    g_free(shown);
     return rc;
 }
 

@@ -59,7 +59,9 @@ char *library_item_create(libsvc_t *l, const json_t *lib, const char *uuid, cons
 /* Move a filled staging directory into place as the item's directory and
  * mark the item Ready with `info`. */
 int library_item_finish(libsvc_t *l, const json_t *lib, const char *item_name,
-                        const char *uuid, const char *staging, const json_t *info, err_t *err);
+                        const char *uuid, const char *staging, const json_t *info,
+                        const char *display_name, const char *description, const char *type,
+                        err_t *err);
 /* Delete an item (its finalizer removes its files). */
 void library_item_delete(libsvc_t *l, const json_t *lib, const char *item_name);
 /* Time to live after a request finished: deletes it when due, else asks to

@@ -270,7 +270,9 @@ int publish_reconcile(libsvc_t *l, const char *key)
         if (info && (iname = library_item_create(l, lib, uid, item,
                                                  json_path_str(req, "spec.target.item.description"),
                                                  "OVF", &err)) &&
-            library_item_finish(l, lib, iname, uid, staging, info, &err) == 0) {
+            library_item_finish(l, lib, iname, uid, staging, info, item,
+                                json_path_str(req, "spec.target.item.description"), "OVF",
+                                &err) == 0) {
             json_array_append_new(conds, ctl_cond("Uploaded", true, "Uploaded", "%s", ""));
             event_record(a->ev, req, "Normal", "Uploaded",
                          "VM %s was copied into ContentLibrary %s as item %s.", src, lname, item);
@@ -284,6 +286,7 @@ int publish_reconcile(libsvc_t *l, const char *key)
             json_array_append_new(conds, ctl_cond("Uploaded", false, "UploadFailure", "%s", err.msg));
             event_record(a->ev, req, "Warning", "UploadFailure", "Publishing VM %s failed: %s",
                          src, err.msg);
+            log_warn("publish: %s/%s: attempt %lld: %s", ns, name, (long long)attempts, err.msg);
             if (attempts >= PUBLISH_ATTEMPTS) {
                 json_array_append_new(conds, ctl_cond("Complete", false, "UploadFailure",
                                                       "Gave up after %lld attempts: %s",

@@ -364,7 +364,9 @@ store_obj_t *obj_update(apiserver_t *srv, const resource_t *res, const char *ns,
         store_obj_unref(cur);
         if (result)
             break;
-        if (err->code == ERR_CONFLICT && !precondition) {
+        /* Lost a race: mutate the newer version.  A caller's precondition
+         * (a resourceVersion it sent) is checked again against it above. */
+        if (err->code == ERR_CONFLICT) {
             err_clear(err);
             continue;
         }

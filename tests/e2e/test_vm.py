@@ -4,6 +4,7 @@ reservations, bad references, deletion and crash recovery.
 
 The server runs in a network namespace of the test's own, so whatever the
 guests configure stays inside it."""
+import glob
 import json
 import os
 import re
@@ -21,6 +22,16 @@ from conftest import CONFORMANCE, ROOT, VMSVC, Server
 GUEST_DIR = os.path.join(ROOT, "build", "guest")
 
 
+def import_image(server, path, name, *args):
+    """`vmsvc image import` into the server's ClusterContentLibrary "local":
+    it returns once the image is in the catalog.  Returns the image's name."""
+    p = subprocess.run(server.prefix() + [VMSVC, "image", "import", path, "--name", name,
+                                          "--data-dir", server.data_dir] + list(args),
+                       capture_output=True, text=True)
+    assert p.returncode == 0, "image import failed:\n%s%s" % (p.stdout, p.stderr)
+    return p.stdout.strip()
+
+
 def wait_for(fn, timeout=60, interval=0.2, what="condition"):
     deadline = time.time() + timeout
     last = None
@@ -30,13 +41,6 @@ def wait_for(fn, timeout=60, interval=0.2, what="condition"):
             return last
         time.sleep(interval)
     raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
-
-
-def import_image(s, path, name, *extra):
-    """`vmsvc image import` through the API of server `s` (in its network
-    namespace); it returns once the image is published."""
-    subprocess.run(s.prefix() + [VMSVC, "image", "import", path, "--name", name, "--data-dir",
-                                 s.data_dir] + list(extra), check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +61,7 @@ def host(tiny_image):
     s = Server(d, netns=netns, extra_args=["--accel", "tcg", "--soft-shutdown-timeout", "5",
                                           "--allocatable", "cpu=2,memory=1Gi"])
     s.start()
-    for name in ["tiny", "vmi-0a0044d7c690bcbea"]:
-        import_image(s, tiny_image, name)
+    s.images = {name: import_image(s, tiny_image, name) for name in ["tiny", "vmi-0a0044d7c690bcbea"]}
     yield s
     try:
         s.stop()
@@ -161,7 +164,9 @@ def test_vm_boots_with_cloud_init_seed(host, vns):
     st = v["status"]
     assert st["host"] and st["uniqueID"].startswith("vmsvc-")
     assert re.match(r"^[0-9a-f-]{36}$", st["biosUUID"]) and st["instanceUUID"] != st["biosUUID"]
-    assert st["class"]["name"] == "small" and st["image"]["name"].startswith("vmi-")  # the image of display name "tiny"
+    # spec.imageName gave the display name; status names the image itself.
+    assert st["class"]["name"] == "small" and st["image"]["name"] == host.images["tiny"]
+    assert st["image"]["kind"] == "ClusterVirtualMachineImage"
     conds = {c["type"]: c["status"] for c in st["conditions"]}
     for t in ["VirtualMachineClassReady", "VirtualMachineImageReady", "VirtualMachineStorageReady",
               "VirtualMachinePlacementReady", "VirtualMachineCreated"]:
@@ -239,7 +244,9 @@ def test_trysoft_falls_back_to_hard(host, vns):
 
 
 def test_efi_image_and_boot_disk_capacity(host, vns, tiny_image):
-    import_image(host, tiny_image, "tiny-efi", "--firmware", "efi")
+    vmi = import_image(host, tiny_image, "tiny-efi", "--firmware", "efi")
+    img = host.kubectl_json("get", "cvmi", vmi)
+    assert img["status"]["name"] == "tiny-efi" and img["status"]["firmware"] == "efi"
     make_vm(host, vns, "efi-1", imageName="tiny-efi", advanced={"bootDiskCapacity": "96Mi"})
     v = wait_guest(host, vns, "efi-1", "ready", timeout=150)
     uid = v["metadata"]["uid"]
@@ -249,7 +256,13 @@ def test_efi_image_and_boot_disk_capacity(host, vns, tiny_image):
     info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", disk],
                                      capture_output=True, text=True, check=True).stdout)
     assert info["virtual-size"] == 96 << 20
-    assert info["backing-filename"].endswith("/base.img")
+    # Backed by the VM's own link to the library's file, which outlives the item.
+    assert info["backing-filename"] == os.path.join(host.data_dir, "vms", uid, "base.img")
+    item = img["spec"]["providerRef"]["name"]
+    lib_file = [f for f in glob.glob(os.path.join(host.data_dir, "libraries", "*", "*", "*"))
+                if img["status"]["providerItemID"] in f]
+    assert lib_file and os.path.samefile(lib_file[0], info["backing-filename"]), lib_file
+    assert item.startswith("cclitem-")
     # The SMBIOS UUID the guest sees is the VM's biosUUID.
     assert v["status"]["biosUUID"] in xml
 
