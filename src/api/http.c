@@ -266,6 +266,26 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("http: %s", buf);
 }
 
+#define LISTEN_RETRIES 100 /* 100 ms apart */
+
+static struct MHD_Daemon *start_daemon(apiserver_t *srv, unsigned flags,
+                                       const struct sockaddr *addr, const char *cert_pem,
+                                       const char *key_pem)
+{
+    return MHD_start_daemon(
+        flags, (uint16_t)srv->port, NULL, NULL, access_cb, srv,
+        MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_END);
+}
+
 int apiserver_start(apiserver_t *srv, const char *cert_pem, const char *key_pem,
                     err_t *err)
 {
@@ -288,18 +308,20 @@ int apiserver_start(apiserver_t *srv, const char *cert_pem, const char *key_pem,
     }
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)srv->port, NULL, NULL, access_cb, srv,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-        MHD_OPTION_END);
+    /* Right after a crash the port can still be held for a moment by a
+     * child of the old process that has not exec'd or exited yet (libvirt
+     * forks QEMU with every descriptor, then closes them): wait a little
+     * before calling the port taken. */
+    for (int tries = 0; tries < LISTEN_RETRIES && !srv->daemon; tries++) {
+        if (tries == 1)
+            log_warn("http: %s:%d is busy; retrying for %d s", srv->listen_host, srv->port,
+                     LISTEN_RETRIES / 10);
+        if (tries > 0)
+            g_usleep(100 * 1000);
+        srv->daemon = start_daemon(srv, flags, ai->ai_addr, cert_pem, key_pem);
+        if (srv->port == 0)
+            break; /* any free port: busy is not the reason */
+    }
     freeaddrinfo(ai);
     if (!srv->daemon) {
         err_set(err, ERR_INTERNAL, "Cannot listen on %s:%d (is the port in use?).",
