@@ -7,20 +7,17 @@ bridges, taps and nftables rules it creates, and every packet the tests
 send, stay inside it.  Tests that need no real guest run the fake
 hypervisor."""
 import json
-import os
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 
 import pytest
 import yaml
 
-from conftest import ROOT, VMSVC, Server
-from test_vm import diagnose, guest_lines, import_image, vm, wait_for, wait_guest
+from conftest import Server
+from test_vm import diagnose, guest_lines, import_image, tiny_image, vm, wait_for, wait_guest  # noqa: F401  (tiny_image: a fixture)
 
-GUEST_DIR = os.path.join(ROOT, "build", "guest")
 SHELL_PORT = 9000
 
 
@@ -98,15 +95,6 @@ def tcp_open(s, ip, port):
 
 
 # ---- real guests ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def tiny_image():
-    if not os.path.exists("/usr/bin/qemu-system-x86_64"):
-        pytest.skip("qemu-system-x86_64 is not installed")
-    subprocess.run([os.path.join(ROOT, "tests", "guest", "build-tiny"), GUEST_DIR], check=True,
-                   capture_output=True)
-    return os.path.join(GUEST_DIR, "tiny.img")
-
 
 @pytest.fixture(scope="module")
 def nethost(tiny_image):
@@ -272,8 +260,8 @@ def test_service_spreads_over_ready_vms(pair):
     assert ep["metadata"]["ownerReferences"][0]["name"] == "web"
     assert ep["subsets"][0]["ports"][0]["port"] == 8080
     # Connections to either address spread over both VMs.
-    got = wait_for(lambda: (lambda r: r if set(r) == {"g-a", "g-b"} else None)(tcp_read(s, cip, 80, 20)),
-                   timeout=60, what="replies from both VMs through the cluster IP")
+    wait_for(lambda: (lambda r: r if set(r) == {"g-a", "g-b"} else None)(tcp_read(s, cip, 80, 20)),
+             timeout=60, what="replies from both VMs through the cluster IP")
     assert set(tcp_read(s, ing, 80, 20)) == {"g-a", "g-b"}
     # g-b turns unready: it leaves the endpoints and gets no more connections.
     guest_sh(s, ips["g-b"], "echo guestinfo.app.state=stopped > %s" % port)

@@ -103,6 +103,9 @@ def diagnose(host, ns=None, name=None):
         r = host.kubectl("get", "vm", name, "-n", ns, "-o", "json", check=False)
         if r.returncode == 0:
             out.append("status: " + json.dumps(json.loads(r.stdout).get("status", {}), indent=1))
+        r = host.kubectl("get", "events", "-n", ns, "--field-selector",
+                         "involvedObject.name=" + name, check=False)
+        out.append("events:\n" + r.stdout)
     out.append("server log tail:\n" + "\n".join(host.log().splitlines()[-40:]))
     st = os.statvfs(host.data_dir)
     out.append("free disk: %d MiB" % (st.f_bavail * st.f_frsize >> 20))
@@ -137,7 +140,13 @@ def wait_guest(host, ns, name, line, count=1, timeout=90):
     def check():
         v = vm(host, ns, name)
         return v if guest_lines(host, v).count(line) >= count else None
-    return wait_for(check, timeout=timeout, what="guest line %r x%d" % (line, count))
+    try:
+        return wait_for(check, timeout=timeout, what="guest line %r x%d" % (line, count))
+    except AssertionError as e:
+        v = vm(host, ns, name)
+        raise AssertionError("%s\n%s\nserial log tail:\n%s" % (
+            e, diagnose(host, ns, name), serial(host, v)[-2000:] if "uid" in v.get("metadata", {})
+            else "")) from None
 
 
 def events(host, ns, name):
