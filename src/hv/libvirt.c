@@ -58,6 +58,7 @@
 
 #define KVM_PROBE_TIMEOUT_MS 2000
 #define PID_FILE_MAX 64
+#define QEMU_LOG_TAIL_MAX (16 * 1024)
 
 /* What libvirt's event callback reaches; freed by libvirt when the
  * callback is deregistered.  `lock` is held while the caller's callback
@@ -74,6 +75,7 @@ typedef struct lv {
     char *uri;
     hv_accel_t accel;
     char *run_dir; /* where QEMU's pid files are; NULL if unknown */
+    char *log_dir; /* where QEMU's per-domain logs are; NULL if unknown */
     int cb_id;     /* lifecycle callback, -1 when none */
     lv_sink_t *sink;
 } lv_t;
@@ -504,6 +506,7 @@ static void lv_free(lv_t *l)
 {
     g_free(l->uri);
     g_free(l->run_dir);
+    g_free(l->log_dir);
     g_free(l);
 }
 
@@ -614,8 +617,10 @@ static void *lv_open(const hv_open_opts_t *o, err_t *err)
         goto fail;
     if (o->uri) {
         l->uri = g_strdup(o->uri);
-        if (!strcmp(o->uri, "qemu:///system"))
+        if (!strcmp(o->uri, "qemu:///system")) {
             l->run_dir = g_strdup("/run/libvirt/qemu");
+            l->log_dir = g_strdup("/var/log/libvirt/qemu");
+        }
     } else {
         char *root, *escaped;
         if (!o->root_dir || !*o->root_dir) {
@@ -631,6 +636,7 @@ static void *lv_open(const hv_open_opts_t *o, err_t *err)
         escaped = g_uri_escape_string(root, "/", FALSE);
         l->uri = g_strdup_printf("qemu:///embed?root=%s", escaped);
         l->run_dir = g_build_filename(root, "run", "qemu", NULL);
+        l->log_dir = g_build_filename(root, "log", "qemu", NULL);
         g_free(escaped);
         g_free(root);
     }
@@ -794,6 +800,45 @@ static const char *const op_names[OP_LAST] = {
     [OP_REBOOT] = "reboot", [OP_RESET] = "reset",
 };
 
+/* What QEMU's log says since the domain's last start that `known` (the
+ * error so far) does not: QEMU's own messages ("qemu-system-x86_64: ...")
+ * and libvirt's "shutting down, reason=...", the last two at most,
+ * without their timestamps.  When QEMU dies after launch libvirt often
+ * reports only "domain is no longer running"; this says why.  NULL when
+ * there is nothing to add. */
+static char *qemu_log_news(const lv_t *l, const char *name, const char *known)
+{
+    char *path, *text, *from, *out = NULL;
+    const char *said[2] = {NULL, NULL};
+    gchar **lines;
+
+    if (!l->log_dir || strchr(name, '/'))
+        return NULL;
+    path = g_strconcat(l->log_dir, "/", name, ".log", NULL);
+    text = fs_read_tail(path, QEMU_LOG_TAIL_MAX);
+    g_free(path);
+    if (!text)
+        return NULL;
+    from = g_strrstr(text, ": starting up ");
+    lines = g_strsplit(from ? from : text, "\n", -1);
+    for (gchar **line = lines; *line; line++) {
+        const char *m = strstr(*line, "qemu-system-");
+        if (m && m[strcspn(m, " :")] != ':')
+            m = NULL; /* the command line, not a message */
+        if (!m)
+            m = strstr(*line, "shutting down, reason=");
+        if (m && !strstr(known, m)) {
+            said[0] = said[1];
+            said[1] = m;
+        }
+    }
+    if (said[1])
+        out = said[0] ? g_strdup_printf("%s; %s", said[0], said[1]) : g_strdup(said[1]);
+    g_strfreev(lines);
+    g_free(text);
+    return out;
+}
+
 static int lv_do(lv_t *l, const char *name, lv_op_t op, err_t *err)
 {
     virDomainPtr dom = lv_lookup(l, name, op_names[op], err);
@@ -829,8 +874,17 @@ static int lv_do(lv_t *l, const char *name, lv_op_t op, err_t *err)
     case OP_LAST:
         break;
     }
-    if (r < 0)
+    if (r < 0) {
         lv_error(err, op_names[op], name);
+        if (op == OP_START) {
+            char *said = err ? qemu_log_news(l, name, err->msg) : NULL;
+            if (said) {
+                size_t n = strlen(err->msg);
+                snprintf(err->msg + n, sizeof(err->msg) - n, " QEMU's log: %s", said);
+            }
+            g_free(said);
+        }
+    }
     virDomainFree(dom);
     return r < 0 ? -1 : 0;
 }

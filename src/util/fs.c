@@ -88,6 +88,34 @@ char *fs_read_all(const char *path, size_t max, size_t *len, err_t *err)
     return text;
 }
 
+char *fs_read_tail(const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    off_t size, from;
+    char *buf;
+    ssize_t n;
+
+    if (fd < 0)
+        return NULL;
+    size = lseek(fd, 0, SEEK_END);
+    if (size < 0) {
+        close(fd);
+        return NULL;
+    }
+    from = (size_t)size > max ? size - (off_t)max : 0;
+    buf = g_malloc((size_t)(size - from) + 1);
+    do
+        n = pread(fd, buf, (size_t)(size - from), from);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n < 0) {
+        g_free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 int fs_mkdir_p(const char *dir, mode_t mode, err_t *err)
 {
     if (g_mkdir_with_parents(dir, (int)mode) < 0) {

@@ -20,6 +20,9 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 char *fs_read_all(const char *path, size_t max, size_t *len, err_t *err);
 
 /* mkdir -p with the given mode for directories it creates. */
+/* The last `max` bytes of a file (all of it if smaller), NUL-terminated;
+ * NULL if it cannot be read.  For logs that grow without bound. */
+char *fs_read_tail(const char *path, size_t max);
 int fs_mkdir_p(const char *dir, mode_t mode, err_t *err);
 
 #endif

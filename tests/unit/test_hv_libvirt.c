@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "hv/hv.h"
+#include "model/domain.h"
 #include "hv/hv_priv.h"
 
 typedef struct seen {
@@ -428,6 +429,31 @@ static void test_transient(void **state)
     json_decref(spec);
 }
 
+/* A start that QEMU itself refuses fails with QEMU's reason, and leaves
+ * the domain defined and shut off. */
+static void test_start_failure_says_why(void **state)
+{
+    fixture_t *f = *state;
+    json_t *spec;
+    err_t err = ERR_INIT;
+
+    if (!f)
+        skip();
+    if (!f->d)
+        open_driver(f);
+    spec = small_spec(f, "hvt4", "5d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a", "uid-hvt4");
+    json_object_set_new(spec, "memoryMiB", json_integer(DOMAIN_MAX_MEMORY_MIB));
+    CHECK(hv_define(f->d, spec, &err_));
+    assert_int_equal(hv_start(f->d, "hvt4", &err), -1);
+    print_message("start failure: %s\n", err.msg);
+    assert_non_null(strstr(err.msg, "Cannot start domain hvt4: "));
+    assert_non_null(strstr(err.msg, "memory"));
+    assert_int_equal(state_of(f, "hvt4"), HV_STATE_SHUTOFF);
+    CHECK(hv_undefine(f->d, "hvt4", &err_));
+    err_clear(&err);
+    json_decref(spec);
+}
+
 static void test_kvm_probe(void **state)
 {
     double t = now_s();
@@ -552,6 +578,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_define_rich_and_efi),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_transient),
+        cmocka_unit_test(test_start_failure_says_why),
         cmocka_unit_test(test_adoption_across_processes),
         cmocka_unit_test(test_kvm_probe),
     };
