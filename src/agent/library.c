@@ -483,7 +483,9 @@ static int item_reconcile(libsvc_t *l, const char *key)
                                                            : "ContentLibraryRefValidationFailed"),
                                   "message", lib ? "The item has no files in its library."
                                                  : "The item belongs to no library.");
-        store_obj_t *r = ctl_status_update(l->a->srv, res, ns, name, NULL, conds, &err);
+        /* Judged again at the write: an import or publication may have set
+         * Ready since this copy was read. */
+        store_obj_t *r = ctl_status_default(l->a->srv, res, ns, name, conds, &err);
         store_obj_unref(r);
         json_decref(conds);
         err_clear(&err);

@@ -106,6 +106,7 @@ void ctl_stop(ctl_t *c)
 typedef struct status_edit {
     const json_t *set;
     const json_t *conds;
+    bool only_absent; /* conds only where the object has none of that type */
 } status_edit_t;
 
 static json_t *mutate_status(const json_t *cur, void *ctx, err_t *err)
@@ -126,11 +127,14 @@ static json_t *mutate_status(const json_t *cur, void *ctx, err_t *err)
             json_object_set(st, k, v);
     }
     meta_now(now, sizeof(now));
-    json_array_foreach(e->conds, i, c)
+    json_array_foreach(e->conds, i, c) {
+        if (e->only_absent && cond_get(cur, json_string_value(json_object_get(c, "type"))))
+            continue;
         cond_set(next, json_string_value(json_object_get(c, "type")),
                  json_string_value(json_object_get(c, "status")),
                  json_string_value(json_object_get(c, "reason")),
                  json_string_value(json_object_get(c, "message")), gen, now);
+    }
     return next;
 }
 
@@ -139,6 +143,14 @@ store_obj_t *ctl_status_update(apiserver_t *srv, const resource_t *res, const ch
                                err_t *err)
 {
     status_edit_t e = {.set = set, .conds = conds};
+    obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
+    return obj_update(srv, res, ns, name, "status", mutate_status, &e, &o, err);
+}
+
+store_obj_t *ctl_status_default(apiserver_t *srv, const resource_t *res, const char *ns,
+                                const char *name, const json_t *conds, err_t *err)
+{
+    status_edit_t e = {.conds = conds, .only_absent = true};
     obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
     return obj_update(srv, res, ns, name, "status", mutate_status, &e, &o, err);
 }

@@ -29,6 +29,12 @@ void ctl_stop(ctl_t *c);
 store_obj_t *ctl_status_update(apiserver_t *srv, const resource_t *res, const char *ns,
                                const char *name, const json_t *set, const json_t *conds,
                                err_t *err);
+/* Conditions that hold only until someone sets better ones: each of `conds`
+ * is set only while the object has no condition of its type, judged on the
+ * object as it is at each attempt (never on an older copy, which a retry
+ * after a conflict would otherwise write over a newer condition). */
+store_obj_t *ctl_status_default(apiserver_t *srv, const resource_t *res, const char *ns,
+                                const char *name, const json_t *conds, err_t *err);
 /* Add (add=true) or remove a finalizer; 0 on success, also when nothing changed. */
 int ctl_finalizer(apiserver_t *srv, const resource_t *res, const char *ns, const char *name,
                   const char *finalizer, bool add, err_t *err);

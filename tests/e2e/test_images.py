@@ -369,14 +369,7 @@ def test_publish_running_vm_and_boot_from_the_published_image(host, lib, files):
         "metadata": {"name": "second"},
         "spec": {"className": "small", "imageName": "src-image", "storageClass": "default",
                  "bootstrap": {"cloudInit": {"rawCloudConfig": {"name": "reader", "key": "user-data"}}}}}))
-    try:
-        v = wait_guest(host, ns, "second", "disk-marker=" + mark, timeout=240)
-    except AssertionError as e:
-        # Known bug, open: in full-suite runs the VM made right after the
-        # publication can stay at VirtualMachineImageReady=False "no disk
-        # yet" although the image has its disk (a lost status update is
-        # suspected).  Recorded as an expected failure, with what it saw.
-        pytest.xfail("second VM never left ImageReady=NotReady:\n%s" % e)
+    v = wait_guest(host, ns, "second", "disk-marker=" + mark, timeout=240)
     assert v["status"]["image"]["name"] == img["metadata"]["name"]
     for n in ("src", "second"):
         host.kubectl("delete", "vm", n, "-n", ns, "--timeout=60s", check=False)
