@@ -492,6 +492,13 @@ static bool vd_real_is_integral(const json_t *v)
            d < 9223372036854775808.0;
 }
 
+/* Whether a property holds no value: absent or null, or (with `empty_object`)
+ * an object without members, as an omitted struct reads in Go. */
+static bool vd_unset(const json_t *v, bool empty_object)
+{
+    return !v || json_is_null(v) || (empty_object && json_is_object(v) && !json_object_size(v));
+}
+
 /* Deep equality; numbers compare by value (1 == 1.0). */
 static bool vd_equal(const json_t *a, const json_t *b, int depth)
 {
@@ -1088,12 +1095,15 @@ static void vd_object(vd_t *st, const vd_schema_t *s, json_t *obj, const json_t 
     /* Immutable properties, compared once their subtrees are final. */
     if (json_is_object(old) && s->properties) {
         json_object_foreach((json_t *)s->properties, key, prop) {
-            const json_t *was;
-            if (!json_is_true(json_object_get(prop, "x-vmsvc-immutable")) ||
-                vd_skipped(root, s->embedded, key))
+            const json_t *rule = json_object_get(prop, "x-vmsvc-immutable");
+            const json_t *was, *now;
+            bool always = !g_strcmp0(json_string_value(rule), "always");
+            if ((!json_is_true(rule) && !always) || vd_skipped(root, s->embedded, key))
                 continue;
             was = json_object_get(old, key);
-            if (!was || json_is_null(was) || vd_equal(was, json_object_get(obj, key), 0))
+            now = json_object_get(obj, key);
+            if (always ? vd_equal(was, now, 0) || (vd_unset(was, true) && vd_unset(now, true))
+                       : vd_unset(was, false) || vd_equal(was, now, 0))
                 continue;
             mark = vd_path_push_field(&st->path, key);
             vd_fail(st, VD_INVALID, "field is immutable");

@@ -51,8 +51,11 @@ int field_validation_parse(const char *s, field_validation_t *out);
  * apiVersion and kind must be non-empty strings).
  *
  * When `old` (the stored object, for updates) is non-NULL, a property marked
- * x-vmsvc-immutable whose value in `old` is non-null must be deep-equal in
- * `obj`; setting a previously absent field is allowed.  Old values are found
+ * x-vmsvc-immutable: true whose value in `old` is non-null must be deep-equal
+ * in `obj`; setting a previously absent field is allowed.  With
+ * x-vmsvc-immutable: always the value given at creation is final: setting
+ * an absent field is a change too (absent, null and {} count as the same).
+ * Old values are found
  * by member name in objects and maps, and by the key fields in
  * x-kubernetes-list-type: map lists; items of other lists are not matched.
  *

@@ -393,6 +393,10 @@ def test_requests_are_validated_and_expire(host, lib, files):
     p = host.kubectl("patch", "virtualmachinepublishrequest", "ghost", "-n", ns, "--type=merge",
                      "-p", '{"spec":{"source":{"name":"other"}}}', check=False)
     assert p.returncode != 0 and "immutable" in p.stderr, p.stderr
+    # The target it left out (to be defaulted) cannot be given later either.
+    p = host.kubectl("patch", "virtualmachinepublishrequest", "ghost", "-n", ns, "--type=merge",
+                     "-p", '{"spec":{"target":{"item":{"name":"later"}}}}', check=False)
+    assert p.returncode != 0 and "spec.target: field is immutable" in p.stderr, p.stderr
     # A stopped VM; a library that is not writable; an item name in use.
     host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all([
         {"apiVersion": API, "kind": "ContentLibrary", "metadata": {"name": "ro"},

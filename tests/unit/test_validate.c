@@ -709,6 +709,8 @@ static void test_immutable(void **state)
         "'obj':{'type':'object','x-vmsvc-immutable':true,"
         "       'x-kubernetes-preserve-unknown-fields':true},"
         "'free':{'type':'string'},"
+        "'src':{'type':'object','x-vmsvc-immutable':'always',"
+        "       'properties':{'name':{'type':'string'}}},"
         "'disks':{'type':'array','x-kubernetes-list-type':'map',"
         "  'x-kubernetes-list-map-keys':['name'],"
         "  'items':{'type':'object','properties':{'name':{'type':'string'},"
@@ -748,6 +750,25 @@ static void test_immutable(void **state)
               "spec.id", "field is immutable");
     check_one(s, "{'spec':{'obj':{'x':[2,1]}}}", "{'spec':{'obj':{'x':[1,2]}}}",
               "FieldValueInvalid", "spec.obj", "field is immutable");
+    /* 'always': what creation gave is final, absence included */
+    check_one(s, "{'spec':{'src':{'name':'a'}}}", "{'spec':{}}", "FieldValueInvalid", "spec.src",
+              "field is immutable");
+    check_one(s, "{'spec':{'src':{'name':'a'}}}", "{'spec':{'src':{}}}", "FieldValueInvalid",
+              "spec.src", "field is immutable");
+    check_one(s, "{'spec':{}}", "{'spec':{'src':{'name':'a'}}}", "FieldValueInvalid", "spec.src",
+              "field is immutable");
+    {
+        vres_t r = run(s, "{'spec':{'src':{}}}", "{'spec':{}}", FIELD_VALIDATION_WARN);
+        assert_int_equal(r.rc, 0);
+        vres_clear(&r);
+        r = run(s, "{'spec':{'src':null}}", "{'spec':{'src':{}}}", FIELD_VALIDATION_WARN);
+        assert_int_equal(r.rc, 0);
+        vres_clear(&r);
+        r = run(s, "{'spec':{'src':{'name':'a'}}}", "{'spec':{'src':{'name':'a'}}}",
+                FIELD_VALIDATION_WARN);
+        assert_int_equal(r.rc, 0);
+        vres_clear(&r);
+    }
     /* list-type map items are matched by key, wherever they are */
     check_one(s,
               "{'spec':{'disks':[{'name':'b','uuid':'2'},{'name':'a','uuid':'X'}]}}",
