@@ -483,7 +483,7 @@ def test_failed_imports_leave_nothing(host, lib, files):
 
 
 HTTP_SERVER = r"""
-import functools, http.server, sys, time
+import functools, http.server, ssl, sys, time
 class H(http.server.SimpleHTTPRequestHandler):
     def copyfile(self, src, dst):
         delay = float(sys.argv[3])
@@ -497,23 +497,29 @@ class H(http.server.SimpleHTTPRequestHandler):
         pass
 s = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])),
                                     functools.partial(H, directory=sys.argv[2]))
+if len(sys.argv) > 4:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+    s.socket = ctx.wrap_socket(s.socket, server_side=True)
 print("ready", flush=True)
 s.serve_forever()
 """
 
 
 class HttpServer:
-    """python3 http.server on 127.0.0.1 inside the server's namespace."""
+    """python3 http.server on 127.0.0.1 inside the server's namespace; HTTPS
+    with `tls` = (certificate file, key file)."""
 
-    def __init__(self, server, directory, delay=0.0):
+    def __init__(self, server, directory, delay=0.0, tls=None):
         self.port = closed_port()
+        self.scheme = "https" if tls else "http"
         self.proc = subprocess.Popen(server.prefix() + [sys.executable, "-c", HTTP_SERVER, str(self.port),
-                                                        directory, str(delay)],
+                                                        directory, str(delay)] + list(tls or ()),
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
 
     def url(self, name):
-        return "http://127.0.0.1:%d/%s" % (self.port, name)
+        return "%s://127.0.0.1:%d/%s" % (self.scheme, self.port, name)
 
     def stop(self):
         if self.proc:
@@ -583,6 +589,52 @@ def test_http_import_with_checksum(host, lib, files):
         img = wait_for(lambda: image_of(host, ns, item), what="the image of " + item)
         assert img["status"]["productInfo"]["product"] == "Tiny"
         assert img["status"]["disks"][0]["capacity"] == "13Mi", img["status"]
+
+
+def self_signed(directory, name):
+    """A self-signed certificate for a name that is not the server's address."""
+    crt, key = os.path.join(directory, name + ".crt"), os.path.join(directory, name + ".key")
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=%s.example" % name, "-keyout", key, "-out", crt)
+    return crt, key
+
+
+def test_https_import_trusts_the_given_certificate(host, lib, files):
+    """Over HTTPS the item's certificate is the one trusted: with it the
+    import completes (whatever the name in it); without it, or with another
+    one, it fails and leaves nothing."""
+    ns = lib
+    d = tempfile.mkdtemp(prefix="vmsvc-tls-")
+    crt, key = self_signed(d, "images")
+    other, _ = self_signed(d, "other")
+    web = HttpServer(host, files["dir"], tls=(crt, key))
+    names = {}
+    try:
+        for item, pem in (("tls-ok", crt), ("tls-none", None), ("tls-other", other)):
+            name = "imp-" + item
+            source = {"url": web.url("tiny.qcow2")}
+            if pem:
+                with open(pem) as f:
+                    source["sslCertificate"] = f.read()
+            host.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump({
+                "apiVersion": API, "kind": "ContentLibraryItemImportRequest", "metadata": {"name": name},
+                "spec": {"source": source,
+                         "target": {"library": {"apiVersion": API, "kind": "ContentLibrary", "name": "lib"},
+                                    "item": {"name": item}}}}))
+            names[item] = name
+        done = {item: wait_import(host, ns, name) for item, name in names.items()}
+    finally:
+        web.stop()
+        shutil.rmtree(d)
+    assert cond(done["tls-ok"], "Complete")["status"] == "True", done["tls-ok"]["status"]
+    assert wait_for(lambda: image_of(host, ns, "tls-ok"), what="the image of tls-ok")
+    for item in ("tls-none", "tls-other"):
+        c = cond(done[item], "Complete")
+        assert c["status"] == "False" and c["reason"] == "UploadFailure", (item, done[item]["status"])
+        assert "certificate" in c["message"].lower(), c
+        assert not image_of(host, ns, item)
+    items = [i["status"].get("name") for i in host.kubectl_json("get", "contentlibraryitems", "-n", ns)["items"]]
+    assert "tls-none" not in items and "tls-other" not in items, items
 
 
 def test_restart_mid_import(files, tiny_image):
