@@ -1,6 +1,7 @@
 """Fixtures for the end-to-end tests: a real `vmsvc server` on a free port in a
 temporary data directory, kubectl pointed at it, and the Python Kubernetes
 client configured from the same kubeconfig."""
+import contextlib
 import glob
 import json
 import os
@@ -141,6 +142,29 @@ class Server:
 
     def kubectl_json(self, *args, **kw):
         return json.loads(self.kubectl(*args, "-o", "json", **kw).stdout)
+
+
+@contextlib.contextmanager
+def isolated_server(prefix, extra_args=()):
+    """A started server with a data directory of its own, inside a network
+    namespace of its own with only loopback up: every address a VM gets
+    lives there.  On exit the server stops, its guests are killed by pid
+    and the namespace goes."""
+    netns = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
+        s = Server(tempfile.mkdtemp(prefix=prefix + "-"), netns=netns, extra_args=extra_args)
+        try:
+            s.start()
+            yield s
+        finally:
+            try:
+                s.stop()
+            finally:
+                s.kill_guests()
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 def _sanitizer_errors(text):

@@ -236,7 +236,7 @@ def read_watch(raw, path, until, timeout=15):
     c.request("GET", path, headers={"Authorization": "Bearer " + raw.token})
     r = c.getresponse()
     assert r.status == 200
-    events, buf = [], b""
+    events = []
     deadline = time.time() + timeout
     while time.time() < deadline and not until(events):
         chunk = r.readline()

@@ -26,7 +26,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import VMSVC, Server
+from conftest import VMSVC, isolated_server
 from test_vm import host, tiny_image, vm, wait_for, wait_guest  # noqa: F401  (fixtures)
 
 API = "imageregistry.vmware.com/v1alpha1"
@@ -642,66 +642,56 @@ def test_restart_mid_import(files, tiny_image):
     the partial file goes and the import starts over: with its source still
     there it completes whole; with its source gone it ends failed, and
     nothing is left in the library."""
-    netns = "vmsvc-e2e-" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
-    d = tempfile.mkdtemp(prefix="vmsvc-imgr-")
-    s = Server(d, netns=netns)
-    web = None
     big = os.path.join(files["dir"], "big.raw")
+    web = None
     try:
-        s.start()
-        s.kubectl("apply", "-f", "-", input=yaml.safe_dump({
-            "apiVersion": API, "kind": "ContentLibrary", "metadata": {"name": "lib", "namespace": "default"},
-            "spec": {"writable": True, "allowImport": True}}))
-        wait_for(lambda: (cond(s.kubectl_json("get", "contentlibrary", "lib"), "Ready") or {}).get("status") == "True")
-        with open(big, "wb") as f:
-            f.write(os.urandom(8 << 20))
-        lib_dir = library_dir(s, "default")
+        with isolated_server("vmsvc-e2e") as s:
+            s.kubectl("apply", "-f", "-", input=yaml.safe_dump({
+                "apiVersion": API, "kind": "ContentLibrary", "metadata": {"name": "lib", "namespace": "default"},
+                "spec": {"writable": True, "allowImport": True}}))
+            wait_for(lambda: (cond(s.kubectl_json("get", "contentlibrary", "lib"), "Ready") or {}).get("status") == "True")
+            with open(big, "wb") as f:
+                f.write(os.urandom(8 << 20))
+            lib_dir = library_dir(s, "default")
 
-        def kill_while_copying(name):
-            def copying():
-                r = s.kubectl_json("get", "clitemimport", name)
-                ups = (r.get("status", {}).get("fileUploadStatus") or {}).get("fileUploads") or []
-                return any(u.get("bytesTransferred", 0) > 0 for u in ups) and \
-                    glob.glob(os.path.join(lib_dir, ".staging", "*", "*"))
-            wait_for(copying, timeout=30, interval=0.05, what="the copy to start")
-            s.kill9()
-            assert glob.glob(os.path.join(lib_dir, ".staging", "*", "*")), "a partial file was there"
+            def kill_while_copying(name):
+                def copying():
+                    r = s.kubectl_json("get", "clitemimport", name)
+                    ups = (r.get("status", {}).get("fileUploadStatus") or {}).get("fileUploads") or []
+                    return any(u.get("bytesTransferred", 0) > 0 for u in ups) and \
+                        glob.glob(os.path.join(lib_dir, ".staging", "*", "*"))
+                wait_for(copying, timeout=30, interval=0.05, what="the copy to start")
+                s.kill9()
+                assert glob.glob(os.path.join(lib_dir, ".staging", "*", "*")), "a partial file was there"
 
-        # 8 MiB at 64 KiB per 50 ms: about 6 s.
-        web = HttpServer(s, files["dir"], delay=0.05)
-        name = import_request(s, "default", web.url("big.raw"), "big", sha=sha256(big))
-        kill_while_copying(name)
-        s.start()
-        r = wait_import(s, "default", name)
-        assert cond(r, "Complete")["status"] == "True", r["status"]
-        item = r["status"]["itemRef"]["name"]
-        uid = s.kubectl_json("get", "contentlibraryitem", item)["spec"]["uuid"]
-        disk = glob.glob(os.path.join(lib_dir, uid, "*.qcow2"))
-        assert len(disk) == 1
-        raw = os.path.join(files["dir"], "big.back")
-        run("qemu-img", "convert", "-U", "-O", "raw", disk[0], raw)
-        assert sha256(raw) == sha256(big), "the import is whole"
-        os.unlink(raw)
-        assert not glob.glob(os.path.join(lib_dir, ".staging", "*"))
+            # 8 MiB at 64 KiB per 50 ms: about 6 s.
+            web = HttpServer(s, files["dir"], delay=0.05)
+            name = import_request(s, "default", web.url("big.raw"), "big", sha=sha256(big))
+            kill_while_copying(name)
+            s.start()
+            r = wait_import(s, "default", name)
+            assert cond(r, "Complete")["status"] == "True", r["status"]
+            item = r["status"]["itemRef"]["name"]
+            uid = s.kubectl_json("get", "contentlibraryitem", item)["spec"]["uuid"]
+            disk = glob.glob(os.path.join(lib_dir, uid, "*.qcow2"))
+            assert len(disk) == 1
+            raw = os.path.join(files["dir"], "big.back")
+            run("qemu-img", "convert", "-U", "-O", "raw", disk[0], raw)
+            assert sha256(raw) == sha256(big), "the import is whole"
+            os.unlink(raw)
+            assert not glob.glob(os.path.join(lib_dir, ".staging", "*"))
 
-        # Again, and the source is gone when the server comes back.
-        name = import_request(s, "default", web.url("big.raw"), "big-2")
-        kill_while_copying(name)
-        web.stop()
-        s.start()
-        r = wait_import(s, "default", name)
-        c = cond(r, "Complete")
-        assert c["status"] == "False" and c["reason"] == "UploadFailure", r["status"]
-        assert_nothing_left(s, "default", "big-2")
+            # Again, and the source is gone when the server comes back.
+            name = import_request(s, "default", web.url("big.raw"), "big-2")
+            kill_while_copying(name)
+            web.stop()
+            s.start()
+            r = wait_import(s, "default", name)
+            c = cond(r, "Complete")
+            assert c["status"] == "False" and c["reason"] == "UploadFailure", r["status"]
+            assert_nothing_left(s, "default", "big-2")
     finally:
         if os.path.exists(big):
             os.unlink(big)
         if web:
             web.stop()
-        try:
-            s.stop()
-        finally:
-            s.kill_guests()
-            subprocess.run(["ip", "netns", "del", netns], check=False)

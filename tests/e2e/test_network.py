@@ -8,24 +8,16 @@ send, stay inside it.  Tests that need no real guest run the fake
 hypervisor."""
 import json
 import subprocess
-import tempfile
 import threading
-import uuid
 
 import pytest
 import yaml
 
-from conftest import Server
+from conftest import isolated_server
 from test_vm import diagnose, guest_lines, import_image, tiny_image, vm, wait_for, wait_guest  # noqa: F401  (tiny_image: a fixture)
 
 SHELL_PORT = 9000
 
-
-def make_netns():
-    name = "vmsvc-net-" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
-    return name
 
 
 def apply(s, *docs, ns=None):
@@ -98,24 +90,14 @@ def tcp_open(s, ip, port):
 
 @pytest.fixture(scope="module")
 def nethost(tiny_image):
-    netns = make_netns()
-    d = tempfile.mkdtemp(prefix="vmsvc-net-")
-    s = Server(d, netns=netns, extra_args=["--accel", "tcg", "--soft-shutdown-timeout", "5",
-                                          "--allocatable", "cpu=2,memory=1Gi"])
-    try:
-        s.start()
+    with isolated_server("vmsvc-net", ["--accel", "tcg", "--soft-shutdown-timeout", "5",
+                                       "--allocatable", "cpu=2,memory=1Gi"]) as s:
         import_image(s, tiny_image, "tiny")
         apply(s, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "net"}},
               {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
                "metadata": {"name": "small", "namespace": "net"},
                "spec": {"hardware": {"cpus": 1, "memory": "256Mi"}}})
         yield s
-    finally:
-        try:
-            s.stop()
-        finally:
-            s.kill_guests()
-            subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -324,21 +306,11 @@ def test_network_bridge_and_nat_follow_the_network(nethost):
 
 @pytest.fixture
 def fakehost():
-    netns = make_netns()
-    d = tempfile.mkdtemp(prefix="vmsvc-netfake-")
-    s = Server(d, netns=netns, extra_args=["--hypervisor", "fake"])
-    try:
-        s.start()
+    with isolated_server("vmsvc-net", ["--hypervisor", "fake"]) as s:
         apply(s, {"apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
                   "metadata": {"name": "small", "namespace": "default"},
                   "spec": {"hardware": {"cpus": 1, "memory": "128Mi"}}})
         yield s
-    finally:
-        try:
-            if s.proc is not None:
-                s.stop()
-        finally:
-            subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 def net_cond(s, name, ns="default"):

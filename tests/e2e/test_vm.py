@@ -17,7 +17,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import CONFORMANCE, ROOT, VMSVC, Server
+from conftest import CONFORMANCE, ROOT, VMSVC, isolated_server
 
 GUEST_DIR = os.path.join(ROOT, "build", "guest")
 
@@ -54,20 +54,10 @@ def tiny_image():
 
 @pytest.fixture(scope="module")
 def host(tiny_image):
-    netns = "vmsvc-e2e-" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
-    d = tempfile.mkdtemp(prefix="vmsvc-vm-")
-    s = Server(d, netns=netns, extra_args=["--accel", "tcg", "--soft-shutdown-timeout", "5",
-                                          "--allocatable", "cpu=2,memory=1Gi"])
-    s.start()
-    s.images = {name: import_image(s, tiny_image, name) for name in ["tiny", "vmi-0a0044d7c690bcbea"]}
-    yield s
-    try:
-        s.stop()
-    finally:
-        s.kill_guests()
-        subprocess.run(["ip", "netns", "del", netns], check=False)
+    with isolated_server("vmsvc-e2e", ["--accel", "tcg", "--soft-shutdown-timeout", "5",
+                                       "--allocatable", "cpu=2,memory=1Gi"]) as s:
+        s.images = {name: import_image(s, tiny_image, name) for name in ["tiny", "vmi-0a0044d7c690bcbea"]}
+        yield s
 
 
 @pytest.fixture
@@ -427,13 +417,8 @@ def test_conformance_vms_come_up(host, tiny_image):
 
 
 def test_kill9_during_creation_of_ten_vms(tiny_image):
-    netns = "vmsvc-e2e-" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
-    d = tempfile.mkdtemp(prefix="vmsvc-crash-")
-    s = Server(d, netns=netns, extra_args=["--accel", "tcg"])
-    try:
-        s.start()
+    with isolated_server("vmsvc-e2e", ["--accel", "tcg"]) as s:
+        d = s.data_dir
         import_image(s, tiny_image, "tiny")
         s.kubectl("apply", "-f", "-", input=yaml.safe_dump({
             "apiVersion": "vmoperator.vmware.com/v1alpha2", "kind": "VirtualMachineClass",
@@ -464,12 +449,6 @@ def test_kill9_during_creation_of_ten_vms(tiny_image):
         assert sorted(defs) == sorted("vmsvc-%s.xml" % u for u in uids), defs
         disks = [f for f in os.listdir(os.path.join(d, "storage", "default")) if f.endswith(".qcow2")]
         assert sorted(disks) == sorted(u + ".qcow2" for u in uids), disks
-    finally:
-        try:
-            s.stop()
-        finally:
-            s.kill_guests()
-            subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 def iso_file(iso, name):
