@@ -34,6 +34,7 @@ typedef struct probe {
     kind_t kind;
     int period_ms, timeout_ms;
     gint64 next_due;
+    bool started; /* has run once */
     /* tcp */
     struct sockaddr_in addr;
     bool have_addr;
@@ -290,9 +291,16 @@ static void ping_run(gpointer data, gpointer user)
 
 /* ---- the scheduler ------------------------------------------------------------- */
 
+/* The first run is at once (a new VM's readiness should not wait), the
+ * second after a share of the period fixed by the key: probes set together
+ * (a burst of VMs, a restart of the server) then spread over the period
+ * instead of all running at the same moment. */
 static void probe_start(probe_sched_t *s, probe_t *p, gint64 now)
 {
-    p->next_due = now + (gint64)p->period_ms * 1000;
+    gint64 after_ms = p->started ? p->period_ms
+                                 : 1 + (gint64)(g_str_hash(p->key) % (guint)p->period_ms);
+    p->started = true;
+    p->next_due = now + after_ms * 1000;
     switch (p->kind) {
     case KIND_TCP:
         if (p->fd < 0)
