@@ -360,11 +360,14 @@ class Server:
         return self
 
     def import_image(self, image):
-        subprocess.run([self.vmsvc, "image", "import", image, "--name", IMAGE, "--data-dir",
-                        self.dir], check=True, capture_output=True)
+        """Into the cluster library through the API; the VMs name the image
+        by its display name, IMAGE."""
+        p = subprocess.run([self.vmsvc, "image", "import", image, "--name", IMAGE, "--data-dir",
+                            self.dir], check=True, capture_output=True, text=True)
+        vmi = p.stdout.split()[-1]
         deadline = now() + 60
         while now() < deadline:
-            st, o = self.api.call("GET", GROUP + "/clustervirtualmachineimages/" + IMAGE,
+            st, o = self.api.call("GET", GROUP + "/clustervirtualmachineimages/" + vmi,
                                   ok=(200, 404))
             if st == 200 and o.get("status", {}).get("providerItemID"):
                 return o
