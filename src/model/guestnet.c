@@ -46,6 +46,21 @@ static bool mac_normalize(const char *s, char out[18])
     return nonzero;
 }
 
+/* A guest's interface name, valid UTF-8, cut at a character boundary to
+ * at most GUESTNET_NAME_MAX bytes (g_free). */
+static char *name_dup(const char *name)
+{
+    char *v = g_utf8_make_valid(name ? name : "", -1);
+
+    if (strlen(v) > GUESTNET_NAME_MAX) {
+        char *cut = v + GUESTNET_NAME_MAX;
+        while (cut > v && ((unsigned char)*cut & 0xc0) == 0x80)
+            cut--;
+        *cut = '\0';
+    }
+    return v;
+}
+
 /* One entry of "ip-addresses" in canonical "address/prefix" form into
  * buf, or false when it is not a usable address. */
 static bool qga_address(const json_t *e, char buf[IPNET_STRLEN], int *family)
@@ -122,8 +137,7 @@ json_t *guestnet_parse_qga(const char *reply, size_t len, err_t *err)
                 continue;
             json_array_append_new(addrs, json_string(buf));
         }
-        short_name = g_utf8_make_valid(name ? name : "", MIN(strlen(name ? name : ""),
-                                                             (size_t)GUESTNET_NAME_MAX));
+        short_name = name_dup(name);
         json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "name", short_name, "mac", mac,
                                              "addresses", addrs));
         g_free(short_name);

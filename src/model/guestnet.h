@@ -11,8 +11,8 @@
  * with MACs in lower case and addresses in canonical text form with their
  * prefix length.  It is bounded whatever the guest says: at most
  * GUESTNET_MAX_IFACES interfaces and GUESTNET_MAX_ADDRS addresses of each
- * family per interface (the rest are dropped), names cut at
- * GUESTNET_NAME_MAX bytes.  Interfaces without a hardware address (the
+ * family per interface (the rest are dropped), names cut between
+ * characters to at most GUESTNET_NAME_MAX bytes.  Interfaces without a hardware address (the
  * loopback, tunnels) and loopback addresses are left out.
  *
  * Merging: the interfaces of status.network, as built from the allocation

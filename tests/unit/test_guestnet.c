@@ -92,7 +92,9 @@ static void test_parse_bounds(void **state)
 {
     GString *b = g_string_new("{\"return\":[");
     json_t *v, *first;
-    char *longname = g_strnfill(300, 'n');
+    /* A two-byte character across the limit, then more. */
+    char *head = g_strnfill(GUESTNET_NAME_MAX - 1, 'n'), *tail = g_strnfill(200, 'n');
+    char *longname = g_strconcat(head, "\xc3\xa9", tail, NULL);
 
     for (int i = 0; i < 100; i++) {
         g_string_append_printf(b, "%s{\"name\":\"%s\",\"hardware-address\":\"52:54:00:00:%02x:%02x\","
@@ -108,7 +110,8 @@ static void test_parse_bounds(void **state)
     v = parse(b->str);
     assert_int_equal(json_array_size(v), GUESTNET_MAX_IFACES);
     first = json_array_get(v, 0);
-    assert_int_equal(strlen(json_string_value(json_object_get(first, "name"))), GUESTNET_NAME_MAX);
+    /* Names are cut between characters. */
+    assert_string_equal(json_string_value(json_object_get(first, "name")), head);
     /* Each family is bounded on its own: the IPv4 address after 100 IPv6 ones stays. */
     assert_int_equal(json_array_size(json_object_get(first, "addresses")), GUESTNET_MAX_ADDRS + 1);
     assert_string_equal(json_string_value(json_array_get(json_object_get(first, "addresses"),
@@ -117,6 +120,8 @@ static void test_parse_bounds(void **state)
     json_decref(v);
     g_string_free(b, TRUE);
     g_free(longname);
+    g_free(head);
+    g_free(tail);
 }
 
 #define ALLOC_IFACES                                                                          \
