@@ -21,10 +21,9 @@
  */
 #include "agent/agent_priv.h"
 
-#include "agent/probe.h"
-
 #include <string.h>
 
+#include "agent/probe.h"
 #include "ctl/netrefs.h"
 #include "ctl/refs.h"
 #include "model/guestnet.h"
