@@ -58,6 +58,7 @@ typedef struct gnet {
     guint64 id;
     char *key, *dom;
     gint64 next_due;
+    bool started;    /* polled once */
     bool polling;
     int misses;      /* polls in a row its agent did not answer */
     json_t *view;    /* the latest answer, or NULL */
@@ -356,11 +357,17 @@ static void poll_run(gpointer data, gpointer user)
     g_free(j);
 }
 
+/* The first poll is at once, the second after a share of the period fixed
+ * by the key, so that VMs watched together (a restart of the server) do
+ * not all ask their guests at the same moment ever after. */
 static void gnet_start(probe_sched_t *s, gnet_t *g, gint64 now)
 {
+    gint64 after_ms = g->started ? s->gnet_period_ms
+                                 : 1 + (gint64)(g_str_hash(g->key) % (guint)s->gnet_period_ms);
     poll_job_t *j;
 
-    g->next_due = now + (gint64)s->gnet_period_ms * 1000;
+    g->started = true;
+    g->next_due = now + after_ms * 1000;
     if (g->polling || !s->polls)
         return;
     j = g_new0(poll_job_t, 1);
