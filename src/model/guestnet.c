@@ -118,16 +118,15 @@ json_t *guestnet_parse_qga(const char *reply, size_t len, err_t *err)
         const json_t *ad;
         const char *name = json_string_value(json_object_get(e, "name"));
         char mac[18], *short_name;
-        json_t *addrs = json_array();
+        json_t *addrs;
         int n4 = 0, n6 = 0;
         size_t k;
 
         if (json_array_size(out) >= GUESTNET_MAX_IFACES)
             break;
-        if (!mac_normalize(json_string_value(json_object_get(e, "hardware-address")), mac)) {
-            json_decref(addrs);
+        if (!mac_normalize(json_string_value(json_object_get(e, "hardware-address")), mac))
             continue;
-        }
+        addrs = json_array();
         json_array_foreach(json_object_get(e, "ip-addresses"), k, ad) {
             char buf[IPNET_STRLEN];
             int family;
