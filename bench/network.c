@@ -151,7 +151,7 @@ static pid_t listener(int *port)
 
 static double bench_probes(int nvms, double secs, const char *dir, int port, unsigned long *runs)
 {
-    probe_sched_t *s = probe_sched_new(on_change, NULL, NULL);
+    probe_sched_t *s = probe_sched_new(on_change, NULL, NULL, NULL);
     char **gi = g_new0(char *, nvms + 1);
     double c0, c1, t0;
 

@@ -806,7 +806,20 @@ static int probe_ping(void *ctx, const char *dom, int timeout_s)
     return rc;
 }
 
-/* A readiness probe changed its verdict: look at its VM again. */
+/* status.network: the guest agent's view of the guest's interfaces. */
+static json_t *probe_guestnet(void *ctx, const char *dom, int timeout_s)
+{
+    agent_t *a = ctx;
+    err_t err = ERR_INIT;
+    json_t *view = hv_guest_interfaces(a->hv, dom, timeout_s, &err);
+    if (!view)
+        log_debug("agent: guest interfaces of %s: %s", dom, err.msg);
+    err_clear(&err);
+    return view;
+}
+
+/* A readiness probe changed its verdict, or a guest its interfaces: look
+ * at its VM again. */
 static void on_probe_change(void *ctx, const char *key)
 {
     agent_t *a = ctx;
@@ -834,6 +847,7 @@ static int reconcile(void *ctx, const char *key)
     name = json_path_str(vm, "metadata.name");
     if (json_path_get(vm, "metadata.deletionTimestamp")) {
         probe_remove(a->probes, key);
+        probe_guestnet_unwatch(a->probes, key);
         rc = teardown(a, key, vm, dom);
         goto out;
     }
@@ -1044,7 +1058,7 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
         goto fail;
     if (register_node(a, err) < 0)
         goto fail;
-    a->probes = probe_sched_new(on_probe_change, probe_ping, a);
+    a->probes = probe_sched_new(on_probe_change, probe_ping, probe_guestnet, a);
     a->q = queue_new("agent", o->workers > 0 ? o->workers : 4, reconcile, a);
     a->follow = ctl_start(srv, &follow_ops, a);
     a->pvcs = pvc_start(a);

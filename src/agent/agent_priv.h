@@ -46,8 +46,10 @@ void agent_net_stop(agent_net_t *n);
 int agent_net_vm_prepare(agent_t *a, const json_t *vm, json_t **nics, json_t **resolved,
                          err_t *err);
 /* Fill `set` with status.network and `conds` with the Ready condition of a
- * VM whose domain is in state `st`.  Returns the milliseconds after which
- * to look again (0: no need). */
+ * VM whose domain is in state `st`: the addresses are the guest agent's
+ * while it answers (polled by the probe scheduler while the domain runs),
+ * else the allocation's.  Returns the milliseconds after which to look
+ * again (0: no need). */
 int agent_net_vm_status(agent_t *a, const char *key, const json_t *vm, const char *dom,
                         hv_state_t st, json_t *set, json_t *conds);
 /* probe.c: the Ready condition of a VM (a new condition entry): its

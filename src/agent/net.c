@@ -23,8 +23,10 @@
 
 #include <string.h>
 
+#include "agent/probe.h"
 #include "ctl/netrefs.h"
 #include "ctl/refs.h"
+#include "model/guestnet.h"
 #include "model/ipaddr.h"
 #include "model/nftrules.h"
 #include "model/netcfg.h"
@@ -452,8 +454,8 @@ int agent_net_vm_status(agent_t *a, const char *key, const json_t *vm, const cha
     const char *ns = json_path_str(vm, "metadata.namespace");
     const char *name = json_path_str(vm, "metadata.name");
     json_t *ifaces = netcfg_interfaces(vm), *netifs = netrefs_netifs_of(a->srv, ns, name);
-    json_t *out = json_array(), *resolved = json_array(), *iface, *network;
-    const char *ip4 = NULL, *ip6 = NULL;
+    json_t *out = json_array(), *resolved = json_array(), *iface, *network, *guest = NULL;
+    char *alloc4 = NULL, *alloc6 = NULL, *ip4, *ip6;
     size_t i;
     int again = 0;
 
@@ -478,10 +480,10 @@ int agent_net_vm_status(agent_t *a, const char *key, const json_t *vm, const cha
             json_array_append_new(addrs, json_pack("{s:s,s:s,s:s}", "address", s, "origin",
                                                    "manual", "state", "preferred"));
             ipaddr_format(&n.addr, b);
-            if (n.addr.family == AF_INET && !ip4)
-                ip4 = json_string_value(json_object_get(json_array_get(addrs, json_array_size(addrs) - 1), "address"));
-            if (n.addr.family == AF_INET6 && !ip6)
-                ip6 = json_string_value(json_object_get(json_array_get(addrs, json_array_size(addrs) - 1), "address"));
+            if (n.addr.family == AF_INET && !alloc4)
+                alloc4 = g_strdup(b);
+            if (n.addr.family == AF_INET6 && !alloc6)
+                alloc6 = g_strdup(b);
         }
         if (json_array_size(addrs))
             json_object_set(ipo, "addresses", addrs);
@@ -503,21 +505,29 @@ int agent_net_vm_status(agent_t *a, const char *key, const json_t *vm, const cha
         json_decref(net);
         g_free(nif_name);
     }
+    /* The guest's own addresses where its agent answers, the allocation's
+     * elsewhere (model/guestnet.h). */
+    if (st == HV_STATE_RUNNING) {
+        probe_guestnet_watch(a->probes, key, dom);
+        guest = probe_guestnet_view(a->probes, key);
+    } else {
+        probe_guestnet_unwatch(a->probes, key);
+    }
+    guestnet_merge(out, guest);
+    ip4 = guestnet_primary(out, AF_INET, alloc4);
+    ip6 = guestnet_primary(out, AF_INET6, alloc6);
     network = json_pack("{s:O,s:o}", "interfaces", out, "config", netcfg_status_config(vm, resolved));
-    if (ip4) {
-        char *bare = g_strndup(ip4, strcspn(ip4, "/"));
-        json_object_set_new(network, "primaryIP4", json_string(bare));
-        g_free(bare);
-    }
-    if (ip6) {
-        char *bare = g_strndup(ip6, strcspn(ip6, "/"));
-        json_object_set_new(network, "primaryIP6", json_string(bare));
-        g_free(bare);
-    }
+    if (ip4)
+        json_object_set_new(network, "primaryIP4", json_string(ip4));
+    if (ip6)
+        json_object_set_new(network, "primaryIP6", json_string(ip6));
     json_object_set_new(set, "network", network);
-    json_array_append_new(conds, agent_ready_cond(a, key, vm, dom, st,
-                                                  json_string_value(json_object_get(network, "primaryIP4")),
-                                                  &again));
+    json_array_append_new(conds, agent_ready_cond(a, key, vm, dom, st, ip4, &again));
+    g_free(alloc4);
+    g_free(alloc6);
+    g_free(ip4);
+    g_free(ip6);
+    json_decref(guest);
     json_decref(out);
     json_decref(resolved);
     json_decref(ifaces);

@@ -54,17 +54,32 @@ typedef struct probe {
     char msg[256];
 } probe_t;
 
+/* The guest-network poll of one VM. */
+typedef struct gnet {
+    guint64 id;
+    char *key, *dom;
+    gint64 next_due;
+    bool started;    /* polled once */
+    bool polling;
+    int misses;      /* polls in a row its agent did not answer */
+    json_t *view;    /* the latest answer, or NULL */
+} gnet_t;
+
 struct probe_sched {
     GMutex lock;
     GHashTable *by_key;   /* key -> probe_t */
+    GHashTable *gnets;    /* key -> gnet_t */
     GHashTable *by_id;    /* id -> probe_t (borrowed) */
     guint64 next_id;
     int ep, wake;
     GThread *thread;
     GThreadPool *pings;
+    GThreadPool *polls;   /* guest-network polls */
     volatile gint stop;
     probe_change_fn on_change;
     probe_ping_fn ping;
+    probe_guestnet_fn guestnet;
+    int gnet_period_ms;
     void *ctx;
     GPtrArray *changed;   /* keys to report, filled under the lock */
     unsigned long runs;
@@ -289,6 +304,127 @@ static void ping_run(gpointer data, gpointer user)
     g_free(j);
 }
 
+/* ---- guest networks ------------------------------------------------------------ */
+
+typedef struct poll_job {
+    guint64 id;
+    char *key, *dom;
+} poll_job_t;
+
+static void gnet_free(gpointer p)
+{
+    gnet_t *g = p;
+    g_free(g->key);
+    g_free(g->dom);
+    json_decref(g->view);
+    g_free(g);
+}
+
+static void poll_run(gpointer data, gpointer user)
+{
+    probe_sched_t *s = user;
+    poll_job_t *j = data;
+    /* Jobs still queued when the scheduler stops are dropped unasked. */
+    json_t *view = g_atomic_int_get(&s->stop)
+                       ? NULL
+                       : s->guestnet(s->ctx, j->dom, PROBE_GUESTNET_TIMEOUT_S);
+    gnet_t *g;
+
+    g_mutex_lock(&s->lock);
+    g = g_hash_table_lookup(s->gnets, j->key);
+    if (g && g->id == j->id) {
+        bool changed = false;
+        g->polling = false;
+        if (view) {
+            g->misses = 0;
+            if ((changed = !g->view || !json_equal(g->view, view))) {
+                json_decref(g->view);
+                g->view = view; /* taken */
+                view = NULL;
+            }
+        } else if (++g->misses >= PROBE_GUESTNET_MISSES && g->view) {
+            json_decref(g->view);
+            g->view = NULL;
+            changed = true;
+        }
+        if (changed)
+            g_ptr_array_add(s->changed, g_strdup(g->key));
+    }
+    g_mutex_unlock(&s->lock);
+    wake(s);
+    json_decref(view);
+    g_free(j->key);
+    g_free(j->dom);
+    g_free(j);
+}
+
+/* The first poll is at once, the second after a share of the period fixed
+ * by the key, so that VMs watched together (a restart of the server) do
+ * not all ask their guests at the same moment ever after. */
+static void gnet_start(probe_sched_t *s, gnet_t *g, gint64 now)
+{
+    gint64 after_ms = g->started ? s->gnet_period_ms
+                                 : 1 + (gint64)(g_str_hash(g->key) % (guint)s->gnet_period_ms);
+    poll_job_t *j;
+
+    g->started = true;
+    g->next_due = now + after_ms * 1000;
+    if (g->polling || !s->polls)
+        return;
+    j = g_new0(poll_job_t, 1);
+    j->id = g->id;
+    j->key = g_strdup(g->key);
+    j->dom = g_strdup(g->dom);
+    g->polling = true;
+    g_thread_pool_push(s->polls, j, NULL);
+}
+
+void probe_guestnet_period(probe_sched_t *s, int ms)
+{
+    g_mutex_lock(&s->lock);
+    s->gnet_period_ms = ms;
+    g_mutex_unlock(&s->lock);
+}
+
+void probe_guestnet_watch(probe_sched_t *s, const char *key, const char *dom)
+{
+    gnet_t *g;
+
+    g_mutex_lock(&s->lock);
+    g = g_hash_table_lookup(s->gnets, key);
+    if (g && !strcmp(g->dom, dom)) {
+        g_mutex_unlock(&s->lock);
+        return;
+    }
+    g = g_new0(gnet_t, 1);
+    g->id = s->next_id++;
+    g->key = g_strdup(key);
+    g->dom = g_strdup(dom);
+    g->next_due = g_get_monotonic_time();
+    g_hash_table_replace(s->gnets, g->key, g);
+    g_mutex_unlock(&s->lock);
+    wake(s);
+}
+
+void probe_guestnet_unwatch(probe_sched_t *s, const char *key)
+{
+    g_mutex_lock(&s->lock);
+    g_hash_table_remove(s->gnets, key);
+    g_mutex_unlock(&s->lock);
+}
+
+json_t *probe_guestnet_view(probe_sched_t *s, const char *key)
+{
+    gnet_t *g;
+    json_t *v = NULL;
+
+    g_mutex_lock(&s->lock);
+    if ((g = g_hash_table_lookup(s->gnets, key)) && g->view)
+        v = json_deep_copy(g->view);
+    g_mutex_unlock(&s->lock);
+    return v;
+}
+
 /* ---- the scheduler ------------------------------------------------------------- */
 
 /* The first run is at once (a new VM's readiness should not wait), the
@@ -364,6 +500,13 @@ static gpointer sched_main(gpointer data)
             if (p->fd >= 0)
                 next = MIN(next, p->deadline);
         }
+        g_hash_table_iter_init(&it, s->gnets);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+            gnet_t *g = v;
+            if (now >= g->next_due)
+                gnet_start(s, g, now);
+            next = MIN(next, g->next_due);
+        }
         g_mutex_unlock(&s->lock);
         report(s);
         timeout = (int)MAX(0, (next - g_get_monotonic_time() + 999) / 1000);
@@ -388,7 +531,8 @@ static gpointer sched_main(gpointer data)
     return NULL;
 }
 
-probe_sched_t *probe_sched_new(probe_change_fn on_change, probe_ping_fn ping, void *ctx)
+probe_sched_t *probe_sched_new(probe_change_fn on_change, probe_ping_fn ping,
+                               probe_guestnet_fn guestnet, void *ctx)
 {
     probe_sched_t *s = g_new0(probe_sched_t, 1);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
@@ -396,9 +540,12 @@ probe_sched_t *probe_sched_new(probe_change_fn on_change, probe_ping_fn ping, vo
     g_mutex_init(&s->lock);
     s->by_key = g_hash_table_new(g_str_hash, g_str_equal);
     s->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+    s->gnets = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, gnet_free);
     s->changed = g_ptr_array_new_with_free_func(g_free);
     s->on_change = on_change;
     s->ping = ping;
+    s->guestnet = guestnet;
+    s->gnet_period_ms = PROBE_GUESTNET_PERIOD_MS;
     s->ctx = ctx;
     s->next_id = 1;
     s->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -406,6 +553,8 @@ probe_sched_t *probe_sched_new(probe_change_fn on_change, probe_ping_fn ping, vo
     g_assert(s->ep >= 0 && s->wake >= 0);
     epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wake, &ev);
     s->pings = g_thread_pool_new(ping_run, s, 2, FALSE, NULL);
+    if (guestnet)
+        s->polls = g_thread_pool_new(poll_run, s, 2, FALSE, NULL);
     s->thread = g_thread_new("probes", sched_main, s);
     return s;
 }
@@ -420,6 +569,9 @@ void probe_sched_stop(probe_sched_t *s)
     s->thread = NULL;
     g_thread_pool_free(s->pings, FALSE, TRUE);
     s->pings = NULL;
+    if (s->polls)
+        g_thread_pool_free(s->polls, FALSE, TRUE);
+    s->polls = NULL;
 }
 
 void probe_sched_free(probe_sched_t *s)
@@ -435,6 +587,7 @@ void probe_sched_free(probe_sched_t *s)
         probe_free(s, v);
     g_hash_table_unref(s->by_key);
     g_hash_table_unref(s->by_id);
+    g_hash_table_unref(s->gnets);
     g_ptr_array_unref(s->changed);
     close(s->ep);
     close(s->wake);

@@ -13,7 +13,9 @@
  *   - undefining an active domain makes it transient: it vanishes when it
  *     stops, as in libvirt;
  *   - state changes are reported from the driver's own thread, in order;
- *   - pid is always 0.
+ *   - pid is always 0;
+ *   - a running domain's guest agent answers only where a test says so
+ *     (hv_priv.h: hv_fake_set_guest_view, VMSVC_HV_FAKE_GUEST_AGENT).
  *
  * Invariants: `doms` and every domain in it change only under `lock`;
  * events are queued under `lock`, so their order is the order of the
@@ -25,6 +27,7 @@
 #include "hv/hv.h"
 #include "hv/hv_priv.h"
 #include "model/domain.h"
+#include "model/ipaddr.h"
 
 typedef struct fake_dom {
     char *name;
@@ -49,6 +52,7 @@ typedef struct fake {
     GAsyncQueue *events; /* fake_event_t* */
     GThread *thread;
     char **always_fail; /* ops from VMSVC_HV_FAKE_FAIL */
+    bool guest_agent;   /* VMSVC_HV_FAKE_GUEST_AGENT */
 } fake_t;
 
 /* ---- fault injection ----------------------------------------------------- */
@@ -107,6 +111,85 @@ static int fault_check(fake_t *f, const char *op, err_t *err)
         return 0;
     err_set(err, code, "The fake hypervisor driver failed %s on purpose (injected fault).", op);
     return -1;
+}
+
+/* ---- guest agents ------------------------------------------------------- */
+
+static GMutex views_lock;
+static GHashTable *views; /* domain name -> json_t* view; guarded by views_lock */
+
+void hv_fake_set_guest_view(const char *name, const json_t *view)
+{
+    g_mutex_lock(&views_lock);
+    if (!views)
+        views = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify)json_decref);
+    if (view)
+        g_hash_table_insert(views, g_strdup(name), json_deep_copy(view));
+    else
+        g_hash_table_remove(views, name);
+    g_mutex_unlock(&views_lock);
+}
+
+void hv_fake_guest_views_clear(void)
+{
+    g_mutex_lock(&views_lock);
+    if (views)
+        g_hash_table_remove_all(views);
+    g_mutex_unlock(&views_lock);
+}
+
+/* The view set for `name` (a new reference), or NULL. */
+static json_t *view_get(const char *name)
+{
+    json_t *v = NULL;
+
+    g_mutex_lock(&views_lock);
+    if (views)
+        v = json_deep_copy(g_hash_table_lookup(views, name));
+    g_mutex_unlock(&views_lock);
+    return v;
+}
+
+/* The IPv6 link-local address a guest derives from a MAC (modified
+ * EUI-64, RFC 4291), with its prefix, into buf; false for a bad MAC. */
+static bool eui64_link_local(const char *mac, char buf[IPNET_STRLEN])
+{
+    unsigned m[6];
+    ipnet_t n = {.addr = {.family = AF_INET6, .b = {0xfe, 0x80}}, .prefix = 64};
+
+    if (!mac || sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3], &m[4],
+                       &m[5]) != 6)
+        return false;
+    n.addr.b[8] = (uint8_t)(m[0] ^ 0x02);
+    n.addr.b[9] = (uint8_t)m[1];
+    n.addr.b[10] = (uint8_t)m[2];
+    n.addr.b[11] = 0xff;
+    n.addr.b[12] = 0xfe;
+    n.addr.b[13] = (uint8_t)m[3];
+    n.addr.b[14] = (uint8_t)m[4];
+    n.addr.b[15] = (uint8_t)m[5];
+    ipnet_format(&n, buf);
+    return true;
+}
+
+/* What VMSVC_HV_FAKE_GUEST_AGENT's agent reports for a domain's nics. */
+static json_t *view_of_nics(const json_t *nics)
+{
+    json_t *out = json_array();
+    const json_t *nic;
+    size_t i;
+
+    json_array_foreach(nics, i, nic) {
+        const char *mac = json_string_value(json_object_get(nic, "mac"));
+        char ll[IPNET_STRLEN], name[16];
+        if (!eui64_link_local(mac, ll))
+            continue;
+        g_snprintf(name, sizeof(name), "eth%zu", i);
+        json_array_append_new(out, json_pack("{s:s,s:s,s:[s]}", "name", name, "mac", mac,
+                                             "addresses", ll));
+    }
+    return out;
 }
 
 /* ---- domains and events -------------------------------------------------- */
@@ -200,6 +283,7 @@ static void *fake_open(const hv_open_opts_t *o, err_t *err)
     f->event_ctx = o ? o->event_ctx : NULL;
     if (fail && *fail)
         f->always_fail = g_strsplit(fail, ",", -1);
+    f->guest_agent = !g_strcmp0(g_getenv("VMSVC_HV_FAKE_GUEST_AGENT"), "1");
     if (f->on_event) {
         f->events = g_async_queue_new();
         f->thread = g_thread_new("hv-fake-events", event_thread, f);
@@ -537,6 +621,52 @@ static int fake_pid(void *h, const char *name)
     return 0;
 }
 
+/* The guest agent's view of a running domain (a new reference), or NULL
+ * with an error like libvirt's when none answers. */
+static json_t *guest_view(fake_t *f, const char *name, const char *what, err_t *err)
+{
+    json_t *nics = NULL, *v = NULL;
+    fake_dom_t *d;
+
+    g_mutex_lock(&f->lock);
+    d = lookup(f, name, err);
+    if (d && d->state != HV_STATE_RUNNING)
+        err_set(err, ERR_CONFLICT, "Cannot %s domain %s: it is not running.", what, name);
+    else if (d) /* a copy: attach_disk changes the spec in place */
+        nics = json_deep_copy(json_object_get(d->spec, "nics")) ?: json_array();
+    g_mutex_unlock(&f->lock);
+    if (!nics)
+        return NULL;
+    if (!(v = view_get(name)) && f->guest_agent)
+        v = view_of_nics(nics);
+    if (!v)
+        err_set(err, ERR_UNAVAILABLE, "Cannot %s domain %s: the guest agent is not connected.",
+                what, name);
+    json_decref(nics);
+    return v;
+}
+
+static int fake_guest_ping(void *h, const char *name, int timeout_s, err_t *err)
+{
+    fake_t *f = h;
+    json_t *v;
+
+    if (fault_check(f, "guest_ping", err) < 0 ||
+        !(v = guest_view(f, name, "ping the guest agent of", err)))
+        return -1;
+    json_decref(v);
+    return 0;
+}
+
+static json_t *fake_guest_interfaces(void *h, const char *name, int timeout_s, err_t *err)
+{
+    fake_t *f = h;
+
+    if (fault_check(f, "guest_interfaces", err) < 0)
+        return NULL;
+    return guest_view(f, name, "ask the guest agent for the interfaces of", err);
+}
+
 /* The fake driver has no guest: the copy is a blank qcow2 of the disk's
  * size when its file exists (qemu-img), for publish tests at scale. */
 static int fake_backup_disk(void *h, const char *name, const char *target, const char *dest,
@@ -595,5 +725,7 @@ const hv_ops_t hv_fake_ops = {
     .attach_disk = fake_attach_disk,
     .detach_disk = fake_detach_disk,
     .pid = fake_pid,
+    .guest_ping = fake_guest_ping,
+    .guest_interfaces = fake_guest_interfaces,
     .backup_disk = fake_backup_disk,
 };

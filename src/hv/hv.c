@@ -162,6 +162,15 @@ int hv_guest_ping(hv_driver_t *d, const char *name, int timeout_s, err_t *err)
     return HV_CALL(d, guest_ping, "reach guest agents", err, name, timeout_s, err);
 }
 
+json_t *hv_guest_interfaces(hv_driver_t *d, const char *name, int timeout_s, err_t *err)
+{
+    if (!d->ops->guest_interfaces) {
+        unsupported(d, "ask guest agents for their interfaces", err);
+        return NULL;
+    }
+    return d->ops->guest_interfaces(d->h, name, timeout_s, err);
+}
+
 int hv_backup_disk(hv_driver_t *d, const char *name, const char *target, const char *dest,
                    err_t *err)
 {

@@ -94,6 +94,11 @@ typedef struct hv_ops {
     /* Ask the guest's qemu-guest-agent for a ping, waiting at most
      * timeout_s; 0 when it answered. */
     int (*guest_ping)(void *h, const char *name, int timeout_s, err_t *err);
+    /* The guest's own view of its network interfaces, from its
+     * qemu-guest-agent, waiting at most timeout_s: a new array in the form
+     * of model/guestnet.h (bounded, loopback left out).  Fails while the
+     * guest runs no agent or it does not answer. */
+    json_t *(*guest_interfaces)(void *h, const char *name, int timeout_s, err_t *err);
 } hv_ops_t;
 
 extern const hv_ops_t hv_libvirt_ops;
@@ -118,6 +123,7 @@ int hv_attach_disk(hv_driver_t *d, const char *name, const json_t *disk, err_t *
 int hv_detach_disk(hv_driver_t *d, const char *name, const char *target, err_t *err);
 int hv_pid(hv_driver_t *d, const char *name);
 int hv_guest_ping(hv_driver_t *d, const char *name, int timeout_s, err_t *err);
+json_t *hv_guest_interfaces(hv_driver_t *d, const char *name, int timeout_s, err_t *err);
 int hv_backup_disk(hv_driver_t *d, const char *name, const char *target, const char *dest,
                    err_t *err);
 

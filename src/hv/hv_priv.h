@@ -18,6 +18,17 @@ void hv_fake_fail_next(const char *op, err_code_t code);
 /* Forget every queued fault. */
 void hv_fake_fail_clear(void);
 
+/* What the guest agent of fake domain `name` reports about its interfaces
+ * from now on (copied; the form of model/guestnet.h), in every fake driver;
+ * NULL: no agent answers for it.  The environment variable
+ * VMSVC_HV_FAKE_GUEST_AGENT=1 (read when a fake driver opens) gives every
+ * running domain without such a view an agent that answers pings and
+ * reports one interface per NIC with its MAC and the IPv6 link-local
+ * address the guest's kernel would derive from it. */
+void hv_fake_set_guest_view(const char *name, const json_t *view);
+/* Forget every view set. */
+void hv_fake_guest_views_clear(void);
+
 /* Whether a guest really runs under /dev/kvm here, in two stages of at
  * most two seconds each: the KVM ioctls directly (a VM whose vCPU executes
  * `hlt` in real mode, in a child process), then QEMU booting its firmware

@@ -53,6 +53,7 @@
 #include "hv/hv.h"
 #include "hv/hv_priv.h"
 #include "model/domain.h"
+#include "model/guestnet.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -1076,6 +1077,28 @@ static int lv_guest_ping(void *h, const char *name, int timeout_s, err_t *err)
     return reply ? 0 : -1;
 }
 
+/* qemu-guest-agent's guest-network-get-interfaces, through the same
+ * connection as the ping: unlike virDomainInterfaceAddresses it takes a
+ * timeout, and the reply is parsed (and bounded) by model/guestnet. */
+static json_t *lv_guest_interfaces(void *h, const char *name, int timeout_s, err_t *err)
+{
+    virDomainPtr dom = lv_lookup(h, name, "ask the guest agent for the interfaces of", err);
+    json_t *view = NULL;
+    char *reply;
+
+    if (!dom)
+        return NULL;
+    reply = virDomainQemuAgentCommand(dom, "{\"execute\":\"guest-network-get-interfaces\"}",
+                                      timeout_s, 0);
+    if (!reply)
+        lv_error(err, "ask the guest agent for the interfaces of", name);
+    else
+        view = guestnet_parse_qga(reply, strlen(reply), err);
+    free(reply);
+    virDomainFree(dom);
+    return view;
+}
+
 /* QEMU's pid, from the pid file libvirt keeps for a running domain. */
 static int lv_pid(void *h, const char *name)
 {
@@ -1231,5 +1254,6 @@ const hv_ops_t hv_libvirt_ops = {
     .detach_disk = lv_detach_disk,
     .pid = lv_pid,
     .guest_ping = lv_guest_ping,
+    .guest_interfaces = lv_guest_interfaces,
     .backup_disk = lv_backup_disk,
 };

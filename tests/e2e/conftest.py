@@ -27,8 +27,9 @@ CONFORMANCE = next((d for d in [os.environ.get("VMSVC_CONFORMANCE", ""),
 class Server:
     """One server process and its data directory."""
 
-    def __init__(self, data_dir, extra_args=(), netns=None):
+    def __init__(self, data_dir, extra_args=(), netns=None, server_env=None):
         self.netns = netns
+        self.server_env = dict(server_env or {})  # added to the server's environment
         self.data_dir = data_dir
         self.kubeconfig = os.path.join(data_dir, "kubeconfig")
         self.log_path = os.path.join(data_dir, "server.log")
@@ -44,7 +45,8 @@ class Server:
         listen = "127.0.0.1:%d" % self.port
         self.proc = subprocess.Popen(
             self.prefix() + [VMSVC, "server", "--data-dir", self.data_dir, "--listen", listen]
-            + self.extra_args, stdout=log, stderr=subprocess.STDOUT)
+            + self.extra_args, stdout=log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, **self.server_env))
         log.close()
         deadline = time.time() + timeout
         while not os.path.exists(self.kubeconfig):

@@ -140,7 +140,9 @@ def test_two_guests_get_distinct_addresses_and_reach_each_other(pair):
         assert line in guest_lines(s, v), guest_lines(s, v)
         st = v["status"]["network"]
         assert st["interfaces"][0]["ip"]["macAddr"] == mac
-        assert st["interfaces"][0]["ip"]["addresses"][0]["address"] == ip + "/16"
+        # No guest agent in the tiny guest: the addresses are the allocation's.
+        assert st["interfaces"][0]["ip"]["addresses"] == [
+            {"address": ip + "/16", "origin": "manual", "state": "preferred"}], st
     # The host reaches each guest, and each guest the other.
     assert "hello" in guest_sh(s, ips["g-a"], "echo hello")
     out = guest_sh(s, ips["g-a"], "ping -c 2 -W 5 %s" % ips["g-b"])
@@ -330,6 +332,50 @@ def wait_net_cond(s, name, status, reason=None, ns="default", timeout=30):
 def events_of(s, name, ns="default"):
     out = s.kubectl_json("get", "events", "-n", ns, "--field-selector", "involvedObject.name=" + name)
     return [(e["reason"], e["message"]) for e in out["items"]]
+
+
+def link_local(mac):
+    """The IPv6 link-local address a Linux guest derives from a MAC."""
+    b = [int(x, 16) for x in mac.split(":")]
+    b[0] ^= 2
+    words = [b[0] << 8 | b[1], b[2] << 8 | 0xff, 0xfe << 8 | b[3], b[4] << 8 | b[5]]
+    return "fe80::%s/64" % ":".join("%x" % w for w in words)
+
+
+def test_guest_agent_addresses_replace_the_allocation(fakehost, tiny_image):
+    """With a guest agent that answers (the fake driver's, which reports
+    each NIC with only its link-local address), status.network shows the
+    guest's own addresses; without one, the allocation's."""
+    s = fakehost
+    s.stop()
+    s.server_env["VMSVC_HV_FAKE_GUEST_AGENT"] = "1"
+    s.start()
+    import_image(s, tiny_image, "tiny")
+    apply(s, vm_doc("ga-1", "default", readinessProbe={"guestHeartbeat": {}, "periodSeconds": 1}))
+    nif = wait_for(lambda: s.kubectl_json("get", "networkinterfaces", "ga-1-eth0")
+                   .get("status", {}).get("macAddress") and
+                   s.kubectl_json("get", "networkinterfaces", "ga-1-eth0"), what="the allocation")
+    mac, ip = nif["status"]["macAddress"], nif["status"]["ipConfigs"][0]["ip"]
+
+    def shows(addresses):
+        st = vm(s, "default", "ga-1").get("status", {}).get("network", {})
+        ifs = st.get("interfaces") or [{}]
+        return st if ifs[0].get("ip", {}).get("addresses") == addresses else None
+    st = wait_for(lambda: shows([{"address": link_local(mac), "origin": "linklayer"}]),
+                  timeout=60, what="the guest agent's addresses")
+    assert st["interfaces"][0]["name"] == "eth0" and st["interfaces"][0]["ip"]["macAddr"] == mac
+    # The guest has no IPv4 address, and a link-local one is nobody's primary.
+    assert "primaryIP4" not in st and "primaryIP6" not in st, st
+    # The agent answers pings too.
+    wait_for(lambda: (cond(vm(s, "default", "ga-1"), "Ready") or {}).get("status") == "True",
+             what="the heartbeat")
+    # No agent any more: back to the allocation.
+    s.stop()
+    del s.server_env["VMSVC_HV_FAKE_GUEST_AGENT"]
+    s.start()
+    st = wait_for(lambda: shows([{"address": ip + "/16", "origin": "manual", "state": "preferred"}]),
+                  timeout=60, what="the allocation's addresses")
+    assert st["primaryIP4"] == ip, st
 
 
 def test_full_pool_taken_address_missing_and_deleted_network(fakehost):

@@ -195,6 +195,31 @@ def test_docs_cloud_init_example_on_debian(host, timings):
     addrs = [l for l in c if l.startswith("addr ")]
     assert any(l.endswith(" %s/%d" % (ip4, prefix)) for l in addrs), (ip4, prefix, addrs, why)
 
+    # The guest's own view, from its qemu-guest-agent: status.network shows
+    # the interface's IPv6 link-local address, which no allocation has,
+    # beside the allocated IPv4 address the guest really holds.
+    mac = [n for n in nif if any(x.get("ip") == ip4 for x in n["status"].get("ipConfigs", []))][0][
+        "status"]["macAddress"]
+
+    def guest_view():
+        st = vm(host, name).get("status", {}).get("network", {})
+        ifs = st.get("interfaces") or [{}]
+        ll = [a for a in ifs[0].get("ip", {}).get("addresses", [])
+              if a["address"].startswith("fe80:") and a.get("origin") == "linklayer"]
+        return st if ll else None
+    t1 = time.time()
+    try:
+        st = wait_for(guest_view, timeout=180, interval=2, what="the guest agent's addresses")
+    except AssertionError as e:
+        raise AssertionError("%s\nstatus: %s\nserver log tail:\n%s" % (
+            e, vm(host, name).get("status"), host.log()[-4000:]))
+    timings.append(("cloud-init checked -> guest agent's addresses", time.time() - t1))
+    eth0 = st["interfaces"][0]
+    assert eth0["ip"]["macAddr"] == mac, st
+    assert {"address": "%s/%d" % (ip4, prefix), "origin": "manual"} in eth0["ip"]["addresses"], st
+    assert any(l.startswith("addr ") and " mac=%s " % mac in l for l in c), (mac, addrs)
+    assert st["primaryIP4"] == ip4 and "primaryIP6" not in st, st
+
     # A soft power-off: the ACPI power button, systemd shuts down cleanly.
     uid = v["metadata"]["uid"]
     pidfile = os.path.join(host.data_dir, "libvirt", "run", "qemu", v["status"]["uniqueID"] + ".pid")

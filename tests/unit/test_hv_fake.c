@@ -160,6 +160,8 @@ static void test_missing_ops(void **state)
     assert_string_equal(err.msg, "The bare driver cannot list domains.");
     assert_int_equal(hv_detach_disk(d, "a", "vdb", &err), -1);
     assert_string_equal(err.msg, "The bare driver cannot detach disks.");
+    assert_null(hv_guest_interfaces(d, "a", 1, &err));
+    assert_string_equal(err.msg, "The bare driver cannot ask guest agents for their interfaces.");
     hv_close(d);
     json_decref(spec);
 
@@ -376,6 +378,63 @@ static void test_faults(void **state)
     hv_close(d);
 }
 
+/* The fake guest agent: silent unless a test gives a view or the
+ * environment switch is on; never for a domain that is not running. */
+static void test_guest_agent(void **state)
+{
+    hv_driver_t *d = open_fake();
+    err_t err = ERR_INIT;
+    json_t *spec = spec_new("vm-g", UUID1, "uid-g"), *view, *want;
+
+    json_object_set_new(spec, "nics",
+                        json_pack("[{s:s,s:s,s:s}]", "mac", "52:54:00:0a:0b:0c", "bridge", "br0",
+                                  "model", "virtio"));
+    if (hv_define(d, spec, &err) < 0)
+        fail_msg("define: %s", err.msg);
+    assert_null(hv_guest_interfaces(d, "vm-g", 1, &err));
+    assert_int_equal(err.code, ERR_CONFLICT);
+    assert_null(hv_guest_interfaces(d, "nope", 1, &err));
+    assert_int_equal(err.code, ERR_NOT_FOUND);
+    assert_int_equal(hv_start(d, "vm-g", &err), 0);
+    assert_null(hv_guest_interfaces(d, "vm-g", 1, &err));
+    assert_int_equal(err.code, ERR_UNAVAILABLE);
+    assert_int_equal(hv_guest_ping(d, "vm-g", 1, &err), -1);
+
+    want = json_pack("[{s:s,s:s,s:[s]}]", "name", "eth0", "mac", "52:54:00:0a:0b:0c", "addresses",
+                     "10.0.0.9/24");
+    hv_fake_set_guest_view("vm-g", want);
+    view = hv_guest_interfaces(d, "vm-g", 1, &err);
+    assert_true(json_equal(view, want));
+    json_decref(view);
+    assert_int_equal(hv_guest_ping(d, "vm-g", 1, &err), 0);
+    hv_fake_fail_next("guest_interfaces", ERR_TIMEOUT);
+    assert_null(hv_guest_interfaces(d, "vm-g", 1, &err));
+    assert_int_equal(err.code, ERR_TIMEOUT);
+    hv_fake_set_guest_view("vm-g", NULL);
+    assert_null(hv_guest_interfaces(d, "vm-g", 1, &err));
+    json_decref(want);
+    hv_close(d);
+
+    /* The environment switch: one interface per NIC, with the link-local
+     * address a Linux guest derives from the MAC. */
+    g_setenv("VMSVC_HV_FAKE_GUEST_AGENT", "1", TRUE);
+    d = open_fake();
+    g_unsetenv("VMSVC_HV_FAKE_GUEST_AGENT");
+    if (hv_define(d, spec, &err) < 0 || hv_start(d, "vm-g", &err) < 0)
+        fail_msg("define and start: %s", err.msg);
+    view = hv_guest_interfaces(d, "vm-g", 1, &err);
+    want = json_pack("[{s:s,s:s,s:[s]}]", "name", "eth0", "mac", "52:54:00:0a:0b:0c", "addresses",
+                     "fe80::5054:ff:fe0a:b0c/64");
+    assert_true(json_equal(view, want));
+    assert_int_equal(hv_guest_ping(d, "vm-g", 1, &err), 0);
+    assert_int_equal(hv_pause(d, "vm-g", &err), 0);
+    assert_int_equal(hv_guest_ping(d, "vm-g", 1, &err), -1);
+    json_decref(view);
+    json_decref(want);
+    json_decref(spec);
+    hv_close(d);
+}
+
 static void test_accel_kvm_requested(void **state)
 {
     hv_open_opts_t o = {.accel = HV_ACCEL_KVM};
@@ -434,6 +493,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redefine_and_transient, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accel_kvm_requested, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scale, setup, teardown),
     };
