@@ -304,6 +304,18 @@ static void ping_run(gpointer data, gpointer user)
     g_free(j);
 }
 
+/* When a periodic task of `key` is next due after running at `now`: a whole
+ * period later, except after its first run (which is at once, so that a new
+ * VM's readiness does not wait), when it is a share of the period fixed by
+ * the key.  Tasks set together (a burst of VMs, a restart of the server)
+ * then spread over the period instead of all running at the same moment. */
+static gint64 next_due_after(gint64 now, const char *key, int period_ms, bool *started)
+{
+    gint64 after_ms = *started ? period_ms : 1 + (gint64)(g_str_hash(key) % (guint)period_ms);
+    *started = true;
+    return now + after_ms * 1000;
+}
+
 /* ---- guest networks ------------------------------------------------------------ */
 
 typedef struct poll_job {
@@ -358,17 +370,11 @@ static void poll_run(gpointer data, gpointer user)
     g_free(j);
 }
 
-/* The first poll is at once, the second after a share of the period fixed
- * by the key, so that VMs watched together (a restart of the server) do
- * not all ask their guests at the same moment ever after. */
 static void gnet_start(probe_sched_t *s, gnet_t *g, gint64 now)
 {
-    gint64 after_ms = g->started ? s->gnet_period_ms
-                                 : 1 + (gint64)(g_str_hash(g->key) % (guint)s->gnet_period_ms);
     poll_job_t *j;
 
-    g->started = true;
-    g->next_due = now + after_ms * 1000;
+    g->next_due = next_due_after(now, g->key, s->gnet_period_ms, &g->started);
     if (g->polling || !s->polls)
         return;
     j = g_new0(poll_job_t, 1);
@@ -427,16 +433,9 @@ json_t *probe_guestnet_view(probe_sched_t *s, const char *key)
 
 /* ---- the scheduler ------------------------------------------------------------- */
 
-/* The first run is at once (a new VM's readiness should not wait), the
- * second after a share of the period fixed by the key: probes set together
- * (a burst of VMs, a restart of the server) then spread over the period
- * instead of all running at the same moment. */
 static void probe_start(probe_sched_t *s, probe_t *p, gint64 now)
 {
-    gint64 after_ms = p->started ? p->period_ms
-                                 : 1 + (gint64)(g_str_hash(p->key) % (guint)p->period_ms);
-    p->started = true;
-    p->next_due = now + after_ms * 1000;
+    p->next_due = next_due_after(now, p->key, p->period_ms, &p->started);
     switch (p->kind) {
     case KIND_TCP:
         if (p->fd < 0)
