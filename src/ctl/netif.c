@@ -635,7 +635,7 @@ static void warn_on_change(netifctl_t *n, const json_t *vm, const verdict_t *v)
 typedef struct vm_job {
     ctl_t *c;
     char *key;
-    json_t *vm;
+    const json_t *vm;     /* as read; shared: read only */
     GPtrArray *makes;     /* nif_make_t: interfaces to create */
     GPtrArray *stale;     /* names of interfaces the spec no longer has */
     bool has_ifaces;
@@ -645,7 +645,7 @@ typedef struct vm_job {
 static void vm_job_free(vm_job_t *j)
 {
     g_free(j->key);
-    json_decref(j->vm);
+    json_decref((json_t *)j->vm);
     g_ptr_array_unref(j->makes);
     g_ptr_array_unref(j->stale);
     g_free(j);
@@ -657,18 +657,19 @@ static vm_job_t *vm_decide(ctl_t *c, const char *key)
 {
     netifctl_t *n = c->state;
     store_obj_t *o = store_get(c->srv->store, key);
-    json_t *vm, *ifaces, *have, *iface, *nif;
+    const json_t *vm;
+    json_t *ifaces, *have, *iface, *nif;
     const char *ns, *name, *k;
     vm_job_t *j;
     size_t i;
 
     if (!o)
         return NULL;
-    vm = store_obj_parse(o);
+    vm = store_obj_json(o); /* shared: read only */
     store_obj_unref(o);
     if (json_path_get(vm, "metadata.deletionTimestamp")) {
         g_hash_table_remove(n->waiting, key);
-        json_decref(vm);
+        json_decref((json_t *)vm);
         return NULL;
     }
     j = g_new0(vm_job_t, 1);
