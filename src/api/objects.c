@@ -326,6 +326,15 @@ store_obj_t *obj_update(apiserver_t *srv, const resource_t *res, const char *ns,
                 json_object_set_new(next, "status", status);
             else
                 json_object_del(next, "status");
+            /* The same status again (controllers write what they observe,
+             * changed or not): nothing to admit, validate or store. */
+            if (!o->dry_run && json_equal(next, curj)) {
+                result = store_obj_ref(cur);
+                json_decref(next);
+                json_decref(curj);
+                store_obj_unref(cur);
+                break;
+            }
         } else if (res->has_status) {
             json_t *status = json_object_get(curj, "status");
             if (status) /* a copy: what follows may change `next` */
