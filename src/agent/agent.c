@@ -51,9 +51,9 @@ static bool placed_here(agent_t *a, const json_t *vm)
     return g_strcmp0(json_path_str(vm, "status.host"), a->node) == 0;
 }
 
-static void follow_observe(agent_t *a, const store_obj_t *o, bool gone)
+static void follow_observe(agent_t *a, store_obj_t *o, bool gone)
 {
-    json_t *vm = store_obj_parse(o);
+    const json_t *vm = store_obj_json(o); /* shared: read only */
     const char *uid = json_path_str(vm, "metadata.uid");
 
     if (uid) {
@@ -66,7 +66,7 @@ static void follow_observe(agent_t *a, const store_obj_t *o, bool gone)
     }
     if (!gone && placed_here(a, vm))
         queue_add(a->q, o->key);
-    json_decref(vm);
+    json_decref((json_t *)vm);
 }
 
 static void follow_event(ctl_t *c, const store_event_t *ev)
@@ -830,7 +830,8 @@ static int reconcile(void *ctx, const char *key)
 {
     agent_t *a = ctx;
     store_obj_t *o = store_get(a->srv->store, key);
-    json_t *vm = NULL, *set = NULL, *conds = NULL, *spec = NULL;
+    const json_t *vm = NULL;
+    json_t *set = NULL, *conds = NULL, *spec = NULL;
     const char *dom, *ns, *name;
     hv_state_t st = HV_STATE_NONE;
     err_t err = ERR_INIT;
@@ -838,7 +839,7 @@ static int reconcile(void *ctx, const char *key)
 
     if (!o)
         return 0;
-    vm = store_obj_parse(o);
+    vm = store_obj_json(o); /* shared: read only */
     store_obj_unref(o);
     if (!placed_here(a, vm) || !(dom = json_path_str(vm, "status.uniqueID")) ||
         !g_str_has_prefix(dom, DOMAIN_PREFIX))
@@ -937,7 +938,7 @@ fail:
     rc = -1;
 out:
     err_clear(&err);
-    json_decref(vm);
+    json_decref((json_t *)vm);
     json_decref(set);
     json_decref(conds);
     json_decref(spec);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/qcow2.h"
+
 #define QEMU_IMG "qemu-img"
 
 /* Run qemu-img; on failure report its stderr (trimmed) in err. */
@@ -94,6 +96,67 @@ int disk_info(const char *path, disk_info_t *out, err_t *err)
     return 0;
 }
 
+/* The format and virtual size of an overlay's backing file: a qcow2
+ * header is read here, anything else is left to qemu-img. */
+static int backing_info(const char *path, disk_info_t *out, err_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+    if (fd < 0) {
+        err_set(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL,
+                "Cannot open the backing file %s: %s.", path, strerror(errno));
+        return -1;
+    }
+    rc = qcow2_probe(fd, path, &out->virtual_size, err);
+    close(fd);
+    if (rc == 0)
+        return disk_info(path, out, err);
+    if (rc < 0)
+        return -1;
+    g_strlcpy(out->format, "qcow2", sizeof(out->format));
+    return 0;
+}
+
+/* A thin overlay, written here: made on a temporary name, flushed and
+ * renamed, like every disk. */
+static int overlay_write(const char *path, const char *backing, const char *fmt, int64_t size,
+                         err_t *err)
+{
+    char *tmp = g_strconcat(path, ".tmp", NULL);
+    char *abs = g_canonicalize_filename(backing, NULL);
+    int fd, rc = -1;
+
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot create %s: %s.", tmp, strerror(errno));
+        goto out;
+    }
+    if (qcow2_overlay_write(fd, path, abs, fmt, size, err) < 0)
+        goto out;
+    /* Flushed before the rename: a crash never leaves an empty disk under
+     * the final name, which would be taken for a made one. */
+    if (fdatasync(fd) < 0 || close(fd) < 0) {
+        fd = -1;
+        err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot rename %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        unlink(tmp);
+    g_free(abs);
+    g_free(tmp);
+    return rc;
+}
+
 int disk_overlay_create(const char *path, const char *backing, int64_t size, bool thick,
                         err_t *err)
 {
@@ -101,7 +164,7 @@ int disk_overlay_create(const char *path, const char *backing, int64_t size, boo
 
     if (g_file_test(path, G_FILE_TEST_EXISTS))
         return 0;
-    if (disk_info(backing, &bi, err) < 0)
+    if (backing_info(backing, &bi, err) < 0)
         return -1;
     if (size == 0)
         size = bi.virtual_size;
@@ -111,10 +174,12 @@ int disk_overlay_create(const char *path, const char *backing, int64_t size, boo
                 (long long)size, (long long)bi.virtual_size);
         return -1;
     }
+    if (!thick)
+        return overlay_write(path, backing, bi.format, size, err);
+    /* Preallocation (and the extended L2 entries that make it cheap) is
+     * qemu-img's work. */
     const char *opts[] = {"-f", "qcow2", "-F", bi.format, "-b", backing, "-o",
-                          thick ? "preallocation=falloc,extended_l2=on,cluster_size=128k"
-                                : "cluster_size=64k",
-                          NULL};
+                          "preallocation=falloc,extended_l2=on,cluster_size=128k", NULL};
     return create_atomic(opts, path, size, err);
 }
 

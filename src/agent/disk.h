@@ -4,9 +4,12 @@
  * A storage pool is a directory per StorageClass.  A VM's boot disk is a
  * qcow2 overlay whose backing file is the image: made in constant time
  * whatever the image size, and only the blocks the guest writes take room.
- * With thick provisioning the overlay's room is allocated up front
- * (preallocation=falloc).  Files are made under a temporary name and
- * renamed, so a crash never leaves a half-made disk under the final name.
+ * A thin overlay on a qcow2 image is written in-process (qcow2.h): it is
+ * made for every VM, and a qemu-img process costs far more than the few
+ * kilobytes it writes.  With thick provisioning the overlay's room is
+ * allocated up front by qemu-img (preallocation=falloc).  Files are made
+ * under a temporary name and renamed, so a crash never leaves a half-made
+ * disk under the final name.
  */
 #ifndef VMSVC_DISK_H
 #define VMSVC_DISK_H

@@ -285,7 +285,7 @@ store_obj_t *obj_update(apiserver_t *srv, const resource_t *res, const char *ns,
             obj_err_not_found(err, res, name);
             break;
         }
-        curj = store_obj_parse(cur);
+        curj = store_obj_json(cur); /* shared: read only */
         next = fn(curj, ctx, err);
         if (!next) {
             json_decref(curj);
@@ -326,10 +326,19 @@ store_obj_t *obj_update(apiserver_t *srv, const resource_t *res, const char *ns,
                 json_object_set_new(next, "status", status);
             else
                 json_object_del(next, "status");
+            /* The same status again (controllers write what they observe,
+             * changed or not): nothing to admit, validate or store. */
+            if (!o->dry_run && json_equal(next, curj)) {
+                result = store_obj_ref(cur);
+                json_decref(next);
+                json_decref(curj);
+                store_obj_unref(cur);
+                break;
+            }
         } else if (res->has_status) {
             json_t *status = json_object_get(curj, "status");
-            if (status)
-                json_object_set(next, "status", status);
+            if (status) /* a copy: what follows may change `next` */
+                json_object_set_new(next, "status", json_deep_copy(status));
             else
                 json_object_del(next, "status");
         }

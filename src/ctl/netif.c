@@ -30,6 +30,14 @@
  * address is given back.
  * Networks carry the finalizer NETREFS_FINALIZER: a Network being deleted
  * takes no new interfaces and goes once the last one that uses it is gone.
+ *
+ * A burst of VMs is handled in three steps, so that their writes share the
+ * store's commits instead of queueing one behind another: each VM's
+ * interfaces are decided on this thread (addresses and MACs taken from
+ * the pools at once, and listed as in flight so that a pool rebuilt
+ * meanwhile keeps them); a pool of threads then creates the
+ * NetworkInterfaces and writes each VM's condition; back on this thread,
+ * what was created is recorded and what was not is given back.
  */
 #include <string.h>
 
@@ -67,6 +75,19 @@ typedef struct alloc {
     char *vm_key;
 } alloc_t;
 
+/* One NetworkInterface decided on the controller thread, for a writer to
+ * create. */
+typedef struct nif_make {
+    char *ifname, *name;
+    char *pool_uid;
+    json_t *obj;         /* the NetworkInterface, its allocation in status */
+    bool have_ip;
+    ipaddr_t ip;         /* taken from the pool of pool_uid while in flight */
+    char *mac;           /* in the controller's inflight_macs while in flight */
+    char *key;           /* its store key once created */
+    err_t err;           /* why the create failed */
+} nif_make_t;
+
 typedef struct netifctl {
     event_recorder_t *ev;
     const resource_t *vm_res, *netif_res, *net_res;
@@ -76,7 +97,15 @@ typedef struct netifctl {
     GHashTable *dirty_vms;  /* VM keys */
     GHashTable *dirty_nets; /* network uids */
     GHashTable *waiting;    /* VM keys whose interfaces are not all allocated */
+    GPtrArray *inflight;    /* nif_make_t of this burst, not yet recorded (borrowed) */
+    GHashTable *inflight_macs; /* their MACs (borrowed) */
+    GThreadPool *writers;   /* the writes of a burst, in parallel */
+    GMutex lock;            /* guards outstanding */
+    GCond done;
+    guint outstanding;      /* writes of this burst not finished */
 } netifctl_t;
+
+#define NETIF_WRITERS 16
 
 static void pool_rec_free(pool_rec_t *p)
 {
@@ -171,6 +200,14 @@ static pool_rec_t *pool_load(netifctl_t *n, const json_t *net)
         if (ipam_reserve(p->pool, &ip, &err) < 0) {
             /* The spec changed under an allocation: it stays, outside the pool's count. */
             log_warn("netif: %s keeps %s: %s", (char *)k, a->ip, err.msg);
+            err_clear(&err);
+        }
+    }
+    /* Addresses decided in this burst and not yet recorded stay taken. */
+    for (guint i = 0; i < n->inflight->len; i++) {
+        nif_make_t *m = n->inflight->pdata[i];
+        if (m->have_ip && !strcmp(m->pool_uid, uid) && ipam_reserve(p->pool, &m->ip, &err) < 0) {
+            log_warn("netif: %s keeps its address: %s", m->name, err.msg);
             err_clear(&err);
         }
     }
@@ -337,7 +374,7 @@ static char *mac_new(netifctl_t *n)
         guint32 r = g_random_int();
         char *mac = g_strdup_printf("52:54:00:%02x:%02x:%02x", (r >> 16) & 0xff, (r >> 8) & 0xff,
                                     r & 0xff);
-        if (!g_hash_table_contains(n->macs, mac))
+        if (!g_hash_table_contains(n->macs, mac) && !g_hash_table_contains(n->inflight_macs, mac))
             return mac;
         g_free(mac);
     }
@@ -392,9 +429,22 @@ static void pool_event(netifctl_t *n, pool_rec_t *p, const char *reason, const c
     json_decref(net);
 }
 
-/* Make the NetworkInterface of one interface.  Fills v on refusal. */
-static void netif_make(ctl_t *c, const json_t *vm, const json_t *iface, const char *nif_name,
-                       verdict_t *v)
+static void nif_make_free(nif_make_t *m)
+{
+    g_free(m->ifname);
+    g_free(m->name);
+    g_free(m->pool_uid);
+    json_decref(m->obj);
+    g_free(m->mac);
+    g_free(m->key);
+    err_clear(&m->err);
+    g_free(m);
+}
+
+/* Decide the NetworkInterface of one interface: its address and MAC are
+ * taken now, and it is listed in flight.  NULL (and v filled) on refusal. */
+static nif_make_t *netif_decide(ctl_t *c, const json_t *vm, const json_t *iface,
+                                const char *nif_name, verdict_t *v)
 {
     netifctl_t *n = c->state;
     const char *ns = json_path_str(vm, "metadata.namespace");
@@ -407,10 +457,9 @@ static void netif_make(ctl_t *c, const json_t *vm, const json_t *iface, const ch
     ipaddr_t ip, mask;
     bool have_ip = false;
     char ips[IPADDR_STRLEN], masks[IPADDR_STRLEN], gws[IPADDR_STRLEN], nets[IPNET_STRLEN];
-    char *mac = NULL, *ref = NULL, *key = NULL;
+    char *mac = NULL, *ref = NULL;
     err_t err = ERR_INIT;
-    obj_opts_t o = {.fv = FIELD_VALIDATION_STRICT};
-    store_obj_t *r;
+    nif_make_t *m = NULL;
 
     if (!net) {
         if (netname && *netname)
@@ -424,7 +473,7 @@ static void netif_make(ctl_t *c, const json_t *vm, const json_t *iface, const ch
                    NETREFS_DEFAULT_LABEL "=true, or its only Network), and neither has "
                    REFS_SHARED_NS ".",
                    ifname, ns);
-        return;
+        return NULL;
     }
     p = pool_load(n, net);
     if (p->deleting) {
@@ -494,35 +543,62 @@ static void netif_make(ctl_t *c, const json_t *vm, const json_t *iface, const ch
                                               : "No address: the guest uses DHCP.",
                                       "lastTransitionTime", now));
     }
-    r = obj_create(c->srv, n->netif_res, ns, json_incref(obj), &o, &err);
-    if (!r) {
-        if (have_ip)
-            ipam_release(p->pool, &ip);
-        if (err.code == ERR_ALREADY_EXISTS) {
-            /* Made meanwhile (its event is on the way): look again then. */
-            refuse(v, "Pending", "Interface %s: waiting for NetworkInterface %s.", ifname,
-                   nif_name);
-        } else {
-            refuse(v, "InterfaceCreateFailed", "Interface %s: %s", ifname, err.msg);
-            log_warn("netif: cannot create %s/%s: %s", ns, nif_name, err.msg);
-        }
-        goto out;
-    }
-    /* The record is durable: account for it now, before the event. */
-    key = g_strdup(r->key);
-    store_obj_unref(r);
+    m = g_new0(nif_make_t, 1);
+    m->ifname = g_strdup(ifname);
+    m->name = g_strdup(nif_name);
+    m->pool_uid = g_strdup(p->uid);
+    m->obj = g_steal_pointer(&obj);
+    m->have_ip = have_ip;
     if (have_ip)
-        ipam_release(p->pool, &ip); /* note_netif reserves it again, from the record */
-    note_netif(n, key, obj);
-    g_hash_table_add(n->dirty_nets, g_strdup(p->uid));
-    g_clear_pointer(&p->last_event, g_free);
+        m->ip = ip;
+    m->mac = g_steal_pointer(&mac);
+    g_ptr_array_add(n->inflight, m);
+    g_hash_table_add(n->inflight_macs, m->mac);
 out:
     err_clear(&err);
     json_decref(obj);
     json_decref(net);
     g_free(mac);
     g_free(ref);
-    g_free(key);
+    return m;
+}
+
+/* A writer: create a decided NetworkInterface; refusals go to v. */
+static void netif_create(ctl_t *c, const char *ns, nif_make_t *m, verdict_t *v)
+{
+    netifctl_t *n = c->state;
+    obj_opts_t o = {.fv = FIELD_VALIDATION_STRICT};
+    store_obj_t *r = obj_create(c->srv, n->netif_res, ns, json_incref(m->obj), &o, &m->err);
+
+    if (r) {
+        m->key = g_strdup(r->key);
+        store_obj_unref(r);
+    } else if (m->err.code == ERR_ALREADY_EXISTS) {
+        /* Made meanwhile (its event is on the way): look again then. */
+        refuse(v, "Pending", "Interface %s: waiting for NetworkInterface %s.", m->ifname, m->name);
+    } else {
+        refuse(v, "InterfaceCreateFailed", "Interface %s: %s", m->ifname, m->err.msg);
+        log_warn("netif: cannot create %s/%s: %s", ns, m->name, m->err.msg);
+    }
+}
+
+/* Back on the controller thread: record a created NetworkInterface (the
+ * record is durable: account for it now, before its event), or give its
+ * address back. */
+static void netif_finish(netifctl_t *n, nif_make_t *m)
+{
+    pool_rec_t *p = g_hash_table_lookup(n->pools, m->pool_uid);
+
+    g_ptr_array_remove_fast(n->inflight, m);
+    g_hash_table_remove(n->inflight_macs, m->mac);
+    if (m->have_ip && p && p->pool)
+        ipam_release(p->pool, &m->ip); /* note_netif reserves it again, from the record */
+    if (!m->key)
+        return;
+    note_netif(n, m->key, m->obj);
+    g_hash_table_add(n->dirty_nets, g_strdup(m->pool_uid));
+    if (p)
+        g_clear_pointer(&p->last_event, g_free);
 }
 
 /* An existing NetworkInterface: is its network still there? */
@@ -555,71 +631,169 @@ static void warn_on_change(netifctl_t *n, const json_t *vm, const verdict_t *v)
     event_record(n->ev, vm, "Warning", v->reason, "%s", v->msg);
 }
 
-static void vm_process(ctl_t *c, const char *key)
+/* What the look at one VM decided, for a writer to store. */
+typedef struct vm_job {
+    ctl_t *c;
+    char *key;
+    const json_t *vm;     /* as read; shared: read only */
+    GPtrArray *makes;     /* nif_make_t: interfaces to create */
+    GPtrArray *stale;     /* names of interfaces the spec no longer has */
+    bool has_ifaces;
+    verdict_t v;
+} vm_job_t;
+
+static void vm_job_free(vm_job_t *j)
+{
+    g_free(j->key);
+    json_decref((json_t *)j->vm);
+    g_ptr_array_unref(j->makes);
+    g_ptr_array_unref(j->stale);
+    g_free(j);
+}
+
+/* On the controller thread: check the VM's interfaces and decide the
+ * missing ones.  NULL when there is nothing to do. */
+static vm_job_t *vm_decide(ctl_t *c, const char *key)
 {
     netifctl_t *n = c->state;
     store_obj_t *o = store_get(c->srv->store, key);
-    json_t *vm, *ifaces, *have, *iface, *conds;
+    const json_t *vm;
+    json_t *ifaces, *have, *iface, *nif;
     const char *ns, *name, *k;
-    verdict_t v = {.ready = true};
-    err_t err = ERR_INIT;
+    vm_job_t *j;
     size_t i;
-    json_t *nif;
-    void *tmp;
 
     if (!o)
-        return;
-    vm = store_obj_parse(o);
+        return NULL;
+    vm = store_obj_json(o); /* shared: read only */
     store_obj_unref(o);
     if (json_path_get(vm, "metadata.deletionTimestamp")) {
         g_hash_table_remove(n->waiting, key);
-        json_decref(vm);
-        return;
+        json_decref((json_t *)vm);
+        return NULL;
     }
+    j = g_new0(vm_job_t, 1);
+    j->c = c;
+    j->key = g_strdup(key);
+    j->vm = vm;
+    j->makes = g_ptr_array_new_with_free_func((GDestroyNotify)nif_make_free);
+    j->stale = g_ptr_array_new_with_free_func(g_free);
+    j->v.ready = true;
     ns = json_path_str(vm, "metadata.namespace");
     name = json_path_str(vm, "metadata.name");
     ifaces = netcfg_interfaces(vm);
     have = netrefs_netifs_of(c->srv, ns, name);
+    j->has_ifaces = json_array_size(ifaces) > 0;
     json_array_foreach(ifaces, i, iface) {
         const char *ifname = json_string_value(json_object_get(iface, "name")) ?: "";
         char *nif_name = netcfg_netif_name(name, ifname);
+        nif_make_t *m;
         if ((nif = json_object_get(have, nif_name))) {
-            netif_check(n, nif, ifname, &v);
+            netif_check(n, nif, ifname, &j->v);
             json_object_del(have, nif_name);
-        } else {
-            netif_make(c, vm, iface, nif_name, &v);
+        } else if ((m = netif_decide(c, vm, iface, nif_name, &j->v))) {
+            g_ptr_array_add(j->makes, m);
         }
         g_free(nif_name);
     }
-    /* Interfaces the spec no longer has. */
-    json_object_foreach_safe(have, tmp, k, nif) {
+    json_object_foreach(have, k, nif)
+        g_ptr_array_add(j->stale, g_strdup(k));
+    json_decref(have);
+    json_decref(ifaces);
+    return j;
+}
+
+/* A writer: create the decided interfaces, delete the stale ones and write
+ * the VM's condition.  Touches no state of the controller's but the
+ * recorder's. */
+static void vm_write(vm_job_t *j)
+{
+    ctl_t *c = j->c;
+    netifctl_t *n = c->state;
+    const char *ns = json_path_str(j->vm, "metadata.namespace");
+    const char *name = json_path_str(j->vm, "metadata.name");
+    err_t err = ERR_INIT;
+    json_t *conds;
+
+    for (guint i = 0; i < j->makes->len; i++)
+        netif_create(c, ns, j->makes->pdata[i], &j->v);
+    for (guint i = 0; i < j->stale->len; i++) {
         obj_opts_t od = {.fv = FIELD_VALIDATION_IGNORE};
+        const char *k = j->stale->pdata[i];
         store_obj_t *r = obj_delete(c->srv, n->netif_res, ns, k, &od, &err);
         if (!r && err.code != ERR_NOT_FOUND)
             log_warn("netif: cannot delete %s/%s: %s", ns, k, err.msg);
         store_obj_unref(r);
         err_clear(&err);
     }
-    warn_on_change(n, vm, &v);
-    if (v.ready)
-        g_hash_table_remove(n->waiting, key);
-    else
-        g_hash_table_add(n->waiting, g_strdup(key));
+    warn_on_change(n, j->vm, &j->v);
     conds = json_array();
-    json_array_append_new(conds, v.ready ? ctl_cond(NET_COND, true, "Ready", "%s",
-                                                    json_array_size(ifaces)
-                                                        ? "Every interface has its allocation."
-                                                        : "The VM has no network interfaces.")
-                                         : ctl_cond(NET_COND, false, v.reason, "%s", v.msg));
+    json_array_append_new(conds, j->v.ready ? ctl_cond(NET_COND, true, "Ready", "%s",
+                                                       j->has_ifaces
+                                                           ? "Every interface has its allocation."
+                                                           : "The VM has no network interfaces.")
+                                            : ctl_cond(NET_COND, false, j->v.reason, "%s",
+                                                       j->v.msg));
     store_obj_t *r = ctl_status_update(c->srv, n->vm_res, ns, name, NULL, conds, &err);
     if (!r && err.code != ERR_NOT_FOUND)
-        log_warn("netif: cannot update the status of %s: %s", key, err.msg);
+        log_warn("netif: cannot update the status of %s: %s", j->key, err.msg);
     store_obj_unref(r);
     err_clear(&err);
     json_decref(conds);
-    json_decref(have);
-    json_decref(ifaces);
-    json_decref(vm);
+}
+
+/* A writer thread's task. */
+static void vm_write_task(gpointer data, gpointer user)
+{
+    netifctl_t *n = user;
+    vm_write(data);
+    g_mutex_lock(&n->lock);
+    if (--n->outstanding == 0)
+        g_cond_signal(&n->done);
+    g_mutex_unlock(&n->lock);
+}
+
+/* Back on the controller thread: what the writes left. */
+static void vm_finish(netifctl_t *n, vm_job_t *j)
+{
+    for (guint i = 0; i < j->makes->len; i++)
+        netif_finish(n, j->makes->pdata[i]);
+    if (j->v.ready)
+        g_hash_table_remove(n->waiting, j->key);
+    else
+        g_hash_table_add(n->waiting, g_strdup(j->key));
+}
+
+/* Decide every dirty VM, write them all in parallel, then record. */
+static void vms_process(ctl_t *c)
+{
+    netifctl_t *n = c->state;
+    GPtrArray *keys = ctl_take_keys(n->dirty_vms);
+    GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
+
+    for (guint i = 0; i < keys->len; i++) {
+        vm_job_t *j = vm_decide(c, keys->pdata[i]);
+        if (j)
+            g_ptr_array_add(jobs, j);
+    }
+    if (jobs->len == 1) {
+        vm_write(jobs->pdata[0]);
+    } else if (jobs->len > 1) {
+        g_mutex_lock(&n->lock);
+        n->outstanding = jobs->len;
+        g_mutex_unlock(&n->lock);
+        for (guint i = 0; i < jobs->len; i++)
+            g_thread_pool_push(n->writers, jobs->pdata[i], NULL);
+        g_mutex_lock(&n->lock);
+        while (n->outstanding > 0)
+            g_cond_wait(&n->done, &n->lock);
+        g_mutex_unlock(&n->lock);
+    }
+    for (guint i = 0; i < jobs->len; i++)
+        vm_finish(n, jobs->pdata[i]);
+    g_assert(n->inflight->len == 0);
+    g_ptr_array_unref(jobs);
+    g_ptr_array_unref(keys);
 }
 
 /* ---- networks: finalizer and status ------------------------------------------ */
@@ -694,10 +868,8 @@ static void netif_idle(ctl_t *c)
 {
     netifctl_t *n = c->state;
     while (g_hash_table_size(n->dirty_vms) > 0 || g_hash_table_size(n->dirty_nets) > 0) {
-        GPtrArray *keys = ctl_take_keys(n->dirty_vms);
-        for (guint i = 0; i < keys->len; i++)
-            vm_process(c, keys->pdata[i]);
-        g_ptr_array_unref(keys);
+        GPtrArray *keys;
+        vms_process(c);
         keys = ctl_take_keys(n->dirty_nets);
         for (guint i = 0; i < keys->len; i++)
             net_process(c, keys->pdata[i]);
@@ -708,6 +880,11 @@ static void netif_idle(ctl_t *c)
 static void netif_free(ctl_t *c)
 {
     netifctl_t *n = c->state;
+    g_thread_pool_free(n->writers, FALSE, TRUE);
+    g_mutex_clear(&n->lock);
+    g_cond_clear(&n->done);
+    g_ptr_array_unref(n->inflight);
+    g_hash_table_unref(n->inflight_macs);
     event_recorder_free(n->ev);
     g_hash_table_unref(n->macs);
     g_hash_table_unref(n->allocs);
@@ -741,6 +918,11 @@ ctl_t *ctl_netif_start(apiserver_t *srv)
     n->dirty_vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     n->dirty_nets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     n->waiting = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    n->inflight = g_ptr_array_new();
+    n->inflight_macs = g_hash_table_new(g_str_hash, g_str_equal);
+    g_mutex_init(&n->lock);
+    g_cond_init(&n->done);
+    n->writers = g_thread_pool_new(vm_write_task, n, NETIF_WRITERS, FALSE, NULL);
     return ctl_start(srv, &netif_ops, n);
 }
 

@@ -86,7 +86,7 @@ json_t *netrefs_netifs_of(apiserver_t *srv, const char *ns, const char *vm)
         store_obj_t *o = all->pdata[i];
         if (g_strcmp0(json_string_value(json_object_get(o->labels, NETREFS_VM_LABEL)), vm) != 0)
             continue;
-        json_t *j = store_obj_parse(o);
+        json_t *j = store_obj_json(o);
         json_object_set_new(out, json_path_str(j, "metadata.name") ?: "", j);
     }
     g_ptr_array_unref(all);

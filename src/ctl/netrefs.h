@@ -36,7 +36,9 @@ json_t *netrefs_default_network(apiserver_t *srv, const char *ns);
  * (same uid). */
 json_t *netrefs_network_of(apiserver_t *srv, const json_t *netif);
 /* The NetworkInterfaces owned by a VM (by the NETREFS_VM_LABEL label,
- * among those named "<vm>-..."), as an object name -> NetworkInterface. */
+ * among those named "<vm>-..."), as a new object name -> NetworkInterface;
+ * the interfaces are the store's shared parses (store_obj_json): read
+ * them only. */
 json_t *netrefs_netifs_of(apiserver_t *srv, const char *ns, const char *vm);
 /* The bridge of a Network on the hosts: spec.bridge.name, else "vmsvc-"
  * and the first 8 characters of its uid (g_free). */

@@ -2,10 +2,13 @@
  * queue: see queue.h.
  *
  * State, all under `lock`: `ready` is the FIFO of keys due now; `waiting`
- * maps every key that is due now or later to its due time (monotonic us),
- * so a key is queued once; `active` holds keys a worker is handling, and
- * `dirty` the active keys added again meanwhile.  A timer thread is not
- * needed: workers sleep until the earliest due time.
+ * maps every key that is due now or later to its due time (monotonic us;
+ * -1 once in `ready`), so a key is queued once; `delayed` counts the keys
+ * of `waiting` due later; `active` holds keys a worker is handling, and
+ * `dirty` the active keys added again meanwhile.  A key due at once goes
+ * straight to the tail of `ready`, so keys are handled in the order they
+ * came; only delayed keys need a scan of `waiting` when they fall due.  A
+ * timer thread is not needed: workers sleep until the earliest due time.
  */
 #include "ctl/queue.h"
 
@@ -20,6 +23,7 @@ struct queue {
     GHashTable *active;    /* keys being handled */
     GHashTable *dirty;     /* active keys to handle again */
     GHashTable *backoff;   /* key -> current backoff ms (gint*) */
+    guint delayed;         /* keys of `waiting` not due yet */
     GPtrArray *threads;
     queue_handler_fn fn;
     void *ctx;
@@ -41,6 +45,8 @@ static gint64 promote(queue_t *q, gint64 now)
     gpointer k, v;
     gint64 next = 0;
 
+    if (q->delayed == 0)
+        return 0;
     g_hash_table_iter_init(&it, q->waiting);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         gint64 due = *(gint64 *)v;
@@ -48,6 +54,7 @@ static gint64 promote(queue_t *q, gint64 now)
             continue; /* already in ready */
         if (due <= now) {
             *(gint64 *)v = -1;
+            q->delayed--;
             g_queue_push_tail(&q->ready, k);
         } else if (!next || due < next) {
             next = due;
@@ -67,13 +74,27 @@ static void add_locked(queue_t *q, const char *key, gint64 due)
             g_hash_table_insert(q->dirty, g_strdup(key), due_new(due));
         return;
     }
-    cur = g_hash_table_lookup(q->waiting, key);
-    if (cur && (*cur < 0 || *cur <= due))
-        return; /* queued already, as early or earlier */
-    if (cur)
-        *cur = due;
-    else
+    gint64 now = g_get_monotonic_time();
+    gpointer k;
+
+    if (g_hash_table_lookup_extended(q->waiting, key, &k, (gpointer *)&cur)) {
+        if (*cur < 0 || *cur <= due)
+            return; /* queued already, as early or earlier */
+        if (due <= now) {
+            *cur = -1;
+            q->delayed--;
+            g_queue_push_tail(&q->ready, k);
+        } else {
+            *cur = due;
+        }
+    } else if (due <= now) {
+        k = g_strdup(key);
+        g_hash_table_insert(q->waiting, k, due_new(-1));
+        g_queue_push_tail(&q->ready, k);
+    } else {
         g_hash_table_insert(q->waiting, g_strdup(key), due_new(due));
+        q->delayed++;
+    }
     g_cond_signal(&q->cond);
 }
 

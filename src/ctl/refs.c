@@ -6,8 +6,9 @@
 #include "model/quantity.h"
 #include "util/jsonutil.h"
 
-json_t *refs_get(apiserver_t *srv, const char *group, const char *plural, const char *ns,
-                 const char *name)
+/* The stored object, parsed (shared ? the store's shared parse : a copy). */
+static json_t *refs_lookup(apiserver_t *srv, const char *group, const char *plural,
+                           const char *ns, const char *name, bool shared)
 {
     const resource_t *res = NULL;
     store_obj_t *o;
@@ -26,9 +27,15 @@ json_t *refs_get(apiserver_t *srv, const char *group, const char *plural, const 
     key = meta_key(res, ns, name);
     o = store_get(srv->store, key);
     g_free(key);
-    j = o ? store_obj_parse(o) : NULL;
+    j = !o ? NULL : shared ? store_obj_json(o) : store_obj_parse(o);
     store_obj_unref(o);
     return j;
+}
+
+json_t *refs_get(apiserver_t *srv, const char *group, const char *plural, const char *ns,
+                 const char *name)
+{
+    return refs_lookup(srv, group, plural, ns, name, false);
 }
 
 json_t *refs_class(apiserver_t *srv, const char *ns, const char *name)
@@ -39,16 +46,16 @@ json_t *refs_class(apiserver_t *srv, const char *ns, const char *name)
     return c;
 }
 
-/* Parse a stored object only when its text mentions `needle`. */
-static json_t *ctl_parse_if_text(const store_obj_t *o, const char *needle)
+/* A stored object's shared parse, only when its text mentions `needle`. */
+static json_t *ctl_parse_if_text(store_obj_t *o, const char *needle)
 {
     if (!o || !g_strstr_len(o->json, (gssize)o->len, needle))
         return NULL;
-    return store_obj_parse(o);
+    return store_obj_json(o);
 }
 
 /* Images under `prefix` whose display name (status.name) is `name`, added
- * to `found` as parsed objects. */
+ * to `found` as the store's shared parses. */
 static void by_display_name(apiserver_t *srv, const char *prefix, const char *name,
                             GPtrArray *found)
 {
@@ -65,12 +72,13 @@ static void by_display_name(apiserver_t *srv, const char *prefix, const char *na
 
 json_t *refs_image(apiserver_t *srv, const char *ns, const char *name)
 {
-    json_t *i = refs_get(srv, "vmoperator.vmware.com", "virtualmachineimages", ns, name);
+    json_t *i = refs_lookup(srv, "vmoperator.vmware.com", "virtualmachineimages", ns, name, true);
     GPtrArray *found;
     char *prefix;
 
     if (!i)
-        i = refs_get(srv, "vmoperator.vmware.com", "clustervirtualmachineimages", NULL, name);
+        i = refs_lookup(srv, "vmoperator.vmware.com", "clustervirtualmachineimages", NULL, name,
+                        true);
     if (i || !name || !*name || !ns)
         return i;
     /* A display name that names exactly one image the namespace can use. */

@@ -23,6 +23,10 @@
 #define REFS_SHARED_NS "vmsvc-system"
 
 json_t *refs_class(apiserver_t *srv, const char *ns, const char *name);
+/* The image a VM names: a VirtualMachineImage of the namespace, a
+ * ClusterVirtualMachineImage, or the one image either kind whose display
+ * name it is.  Every VM's look and provisioning asks, so the result is the
+ * store's shared parse (store_obj_json): read it only, json_decref it. */
 json_t *refs_image(apiserver_t *srv, const char *ns, const char *name);
 /* How many images the namespace can use have `name` as display name (0, 1
  * or 2 meaning "more than one"). */

@@ -53,7 +53,7 @@ typedef struct vmctl {
 typedef struct vm_job {
     ctl_t *c;
     char *key;
-    json_t *vm;           /* as read */
+    const json_t *vm;     /* as read; shared: read only */
     json_t *set, *conds;  /* the status to write */
     char *node;           /* placed on this node now, or NULL */
     store_obj_t *result;  /* the VM as written, or NULL */
@@ -145,7 +145,7 @@ static void vm_resync(ctl_t *c)
     g_hash_table_remove_all(v->placed);
     for (guint i = 0; i < all->len; i++) {
         store_obj_t *o = all->pdata[i];
-        json_t *vm = store_obj_parse(o);
+        json_t *vm = store_obj_json(o); /* shared: read only */
         note_placed(c, o->key, vm);
         json_decref(vm);
         g_hash_table_add(v->dirty, g_strdup(o->key));
@@ -268,7 +268,7 @@ static void warn_on_change(vmctl_t *v, const json_t *vm, const json_t *cond)
 static void vm_job_free(vm_job_t *j)
 {
     g_free(j->key);
-    json_decref(j->vm);
+    json_decref((json_t *)j->vm);
     json_decref(j->set);
     json_decref(j->conds);
     g_free(j->node);
@@ -285,7 +285,8 @@ static vm_job_t *vm_decide(ctl_t *c, const char *key)
 {
     vmctl_t *v = c->state;
     store_obj_t *o = store_get(c->srv->store, key);
-    json_t *vm, *cls = NULL, *img = NULL, *sc = NULL, *conds, *set, *node = NULL, *cnd;
+    const json_t *vm;
+    json_t *cls = NULL, *img = NULL, *sc = NULL, *conds, *set, *node = NULL, *cnd;
     const char *ns, *name, *cname, *iname, *scname;
     err_t err = ERR_INIT;
     vm_job_t *j = NULL;
@@ -295,7 +296,7 @@ static vm_job_t *vm_decide(ctl_t *c, const char *key)
         g_hash_table_remove(v->pending, key);
         return NULL;
     }
-    vm = store_obj_parse(o);
+    vm = store_obj_json(o); /* shared: read only */
     store_obj_unref(o);
     note_placed(c, key, vm);
     ns = json_path_str(vm, "metadata.namespace");
@@ -391,7 +392,7 @@ static vm_job_t *vm_decide(ctl_t *c, const char *key)
         json_object_set_new(set, "class", ref_of(cls));
     if (img)
         json_object_set_new(set, "image", ref_of(img));
-    j->vm = json_incref(vm);
+    j->vm = json_incref((json_t *)vm);
     j->set = set;
     j->conds = conds;
 out:
@@ -400,7 +401,7 @@ out:
     json_decref(cls);
     json_decref(img);
     json_decref(sc);
-    json_decref(vm);
+    json_decref((json_t *)vm);
     return j;
 }
 
@@ -418,7 +419,7 @@ static void vm_write(vm_job_t *j)
     if (!j->result && j->err.code != ERR_NOT_FOUND)
         log_warn("vm: cannot update the status of %s: %s", j->key, j->err.msg);
     if (j->result && j->node) {
-        json_t *now = store_obj_parse(j->result);
+        json_t *now = store_obj_json(j->result); /* shared: read only */
         event_record(v->ev, now, "Normal", "Placed", "Placed on host %s.", j->node);
         json_decref(now);
     }
@@ -447,7 +448,7 @@ static void vm_finish(ctl_t *c, vm_job_t *j)
         g_hash_table_remove(v->placed, j->key);
         return;
     }
-    now = store_obj_parse(j->result);
+    now = store_obj_json(j->result); /* shared: read only */
     note_placed(c, j->key, now);
     if (json_path_str(now, "status.host"))
         g_hash_table_remove(v->pending, j->key);

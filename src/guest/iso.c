@@ -17,7 +17,9 @@
  * process's locale; file names are taken as UTF-8.  Its objects share
  * process-wide state without locks (the local filesystem every image
  * holds is one object with a plain reference count), so one image is made
- * at a time; the slow part, fsync and rename, runs outside that lock.
+ * at a time, into memory (a seed is tens of kilobytes); writing it out,
+ * fsync and rename run outside that lock, so agents making many VMs at
+ * once queue for the lock only as long as libisofs works.
  */
 #include "guest/seed.h"
 
@@ -141,8 +143,8 @@ static void seed_iso_fsync_dir(const char *path)
 
 G_LOCK_DEFINE_STATIC(libisofs);
 
-/* Make the image into the open file `fd`; under the libisofs lock. */
-static int seed_iso_make(int fd, const char *path, const char *label, GPtrArray *files,
+/* Make the image into `out`; under the libisofs lock. */
+static int seed_iso_make(GByteArray *out, const char *path, const char *label, GPtrArray *files,
                          err_t *err)
 {
     IsoImage *image = NULL;
@@ -180,10 +182,7 @@ static int seed_iso_make(int fd, const char *path, const char *label, GPtrArray 
                     path);
             goto cleanup;
         }
-        if (seed_iso_write_all(fd, block, (size_t)n) < 0) {
-            err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, strerror(errno));
-            goto cleanup;
-        }
+        g_byte_array_append(out, block, (guint)n);
     }
     ret = 0;
 
@@ -203,6 +202,7 @@ cleanup:
 
 int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t *err)
 {
+    GByteArray *image = NULL;
     char *tmp = NULL;
     int fd = -1, rc, ret = -1;
 
@@ -223,11 +223,16 @@ int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t 
         tmp = NULL;
         goto cleanup;
     }
+    image = g_byte_array_new();
     G_LOCK(libisofs);
-    rc = seed_iso_make(fd, path, label, files, err);
+    rc = seed_iso_make(image, path, label, files, err);
     G_UNLOCK(libisofs);
     if (rc < 0)
         goto cleanup;
+    if (seed_iso_write_all(fd, image->data, image->len) < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, strerror(errno));
+        goto cleanup;
+    }
     if (fsync(fd) < 0 || close(fd) < 0) {
         fd = -1;
         err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, strerror(errno));
@@ -244,6 +249,8 @@ int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t 
     ret = 0;
 
 cleanup:
+    if (image)
+        g_byte_array_unref(image);
     if (fd >= 0)
         close(fd);
     if (tmp) {

@@ -39,12 +39,49 @@ void store_obj_unref(store_obj_t *o)
     free(o->json);
     free(o->uid);
     json_decref(o->labels);
+    json_decref(o->parsed);
     free(o);
 }
 
 json_t *store_obj_parse(const store_obj_t *o)
 {
     return json_loadb(o->json, o->len, 0, NULL);
+}
+
+/* Guards every store_obj_t's `parsed` and `superseded`: taking a reference
+ * to the parse and dropping it.  Held for a pointer and a count only. */
+G_LOCK_DEFINE_STATIC(parsed);
+
+json_t *store_obj_json(store_obj_t *o)
+{
+    json_t *j;
+
+    G_LOCK(parsed);
+    j = json_incref(o->parsed);
+    G_UNLOCK(parsed);
+    if (j)
+        return j;
+    /* Parsed outside the lock; of two readers racing, one parse is kept. */
+    j = store_obj_parse(o);
+    G_LOCK(parsed);
+    if (!o->parsed && !o->superseded)
+        o->parsed = json_incref(j);
+    G_UNLOCK(parsed);
+    return j;
+}
+
+/* A newer version replaced `o`: its shared parse goes (readers keep their
+ * references), and it is parsed again only for whoever still asks. */
+static void obj_supersede(store_obj_t *o)
+{
+    json_t *j;
+
+    G_LOCK(parsed);
+    j = o->parsed;
+    o->parsed = NULL;
+    o->superseded = true;
+    G_UNLOCK(parsed);
+    json_decref(j);
 }
 
 /* A version of `key` whose text is `json` (taken); what readers often need
@@ -471,6 +508,8 @@ static void batch_run(store_t *st, store_req_t *batch)
         for (r = batch; r; r = r->next) {
             if (!r->result)
                 continue;
+            if (r->prev)
+                obj_supersede(r->prev);
             if (r->op == STORE_DELETE) {
                 index_remove(st, r->key);
                 log_append(st, STORE_EV_DELETED, r->result, r->prev);

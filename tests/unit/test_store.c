@@ -294,6 +294,42 @@ static void test_obj_helpers(void **state)
     json_decref(j);
 }
 
+/* store_obj_json: one parse per version, shared by its readers; a newer
+ * version drops it from the store, never from under a reader. */
+static void test_shared_parse(void **state)
+{
+    store_t *st = open_store(*state, &store_sqlite_ops);
+    store_obj_t *o, *o2;
+    json_t *a, *b, *c;
+
+    put(st, STORE_CREATE, "core/configmaps/ns/p", obj_new("p", 1), 0);
+    o = store_get(st, "core/configmaps/ns/p");
+    a = store_obj_json(o);
+    b = store_obj_json(o);
+    assert_ptr_equal(a, b);
+    assert_int_equal(json_integer_value(json_path_get(a, "spec.value")), 1);
+    json_decref(b);
+
+    put(st, STORE_UPDATE, "core/configmaps/ns/p", obj_new("p", 2), 0);
+    assert_null(o->parsed); /* superseded: the store keeps no parse of it */
+    /* The reader's reference is still good, and so is a late reader's. */
+    assert_int_equal(json_integer_value(json_path_get(a, "spec.value")), 1);
+    c = store_obj_json(o);
+    assert_int_equal(json_integer_value(json_path_get(c, "spec.value")), 1);
+    assert_null(o->parsed);
+    json_decref(c);
+    json_decref(a);
+
+    o2 = store_get(st, "core/configmaps/ns/p");
+    a = store_obj_json(o2);
+    assert_int_equal(json_integer_value(json_path_get(a, "spec.value")), 2);
+    assert_ptr_equal(o2->parsed, a);
+    json_decref(a);
+    store_obj_unref(o2);
+    store_obj_unref(o);
+    store_close(st);
+}
+
 static void test_list(void **state)
 {
     store_t *st = open_store(*state, &store_sqlite_ops);
@@ -979,6 +1015,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obj_helpers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
