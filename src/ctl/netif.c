@@ -106,6 +106,7 @@ typedef struct netifctl {
 } netifctl_t;
 
 #define NETIF_WRITERS 16
+#define NETIF_BURST_MAX 128 /* VMs decided before their writes are waited for */
 
 static void pool_rec_free(pool_rec_t *p)
 {
@@ -764,35 +765,41 @@ static void vm_finish(netifctl_t *n, vm_job_t *j)
         g_hash_table_add(n->waiting, g_strdup(j->key));
 }
 
-/* Decide every dirty VM, write them all in parallel, then record. */
+/* Decide every dirty VM, write them in parallel, then record; a burst at a
+ * time, so that what waits to be written (a copy of each VM and its
+ * interfaces) stays bounded however many VMs changed at once. */
 static void vms_process(ctl_t *c)
 {
     netifctl_t *n = c->state;
     GPtrArray *keys = ctl_take_keys(n->dirty_vms);
-    GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
 
-    for (guint i = 0; i < keys->len; i++) {
-        vm_job_t *j = vm_decide(c, keys->pdata[i]);
-        if (j)
-            g_ptr_array_add(jobs, j);
-    }
-    if (jobs->len == 1) {
-        vm_write(jobs->pdata[0]);
-    } else if (jobs->len > 1) {
-        g_mutex_lock(&n->lock);
-        n->outstanding = jobs->len;
-        g_mutex_unlock(&n->lock);
+    for (guint from = 0; from < keys->len; from += NETIF_BURST_MAX) {
+        GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
+        guint to = MIN(keys->len, from + NETIF_BURST_MAX);
+
+        for (guint i = from; i < to; i++) {
+            vm_job_t *j = vm_decide(c, keys->pdata[i]);
+            if (j)
+                g_ptr_array_add(jobs, j);
+        }
+        if (jobs->len == 1) {
+            vm_write(jobs->pdata[0]);
+        } else if (jobs->len > 1) {
+            g_mutex_lock(&n->lock);
+            n->outstanding = jobs->len;
+            g_mutex_unlock(&n->lock);
+            for (guint i = 0; i < jobs->len; i++)
+                g_thread_pool_push(n->writers, jobs->pdata[i], NULL);
+            g_mutex_lock(&n->lock);
+            while (n->outstanding > 0)
+                g_cond_wait(&n->done, &n->lock);
+            g_mutex_unlock(&n->lock);
+        }
         for (guint i = 0; i < jobs->len; i++)
-            g_thread_pool_push(n->writers, jobs->pdata[i], NULL);
-        g_mutex_lock(&n->lock);
-        while (n->outstanding > 0)
-            g_cond_wait(&n->done, &n->lock);
-        g_mutex_unlock(&n->lock);
+            vm_finish(n, jobs->pdata[i]);
+        g_assert(n->inflight->len == 0);
+        g_ptr_array_unref(jobs);
     }
-    for (guint i = 0; i < jobs->len; i++)
-        vm_finish(n, jobs->pdata[i]);
-    g_assert(n->inflight->len == 0);
-    g_ptr_array_unref(jobs);
     g_ptr_array_unref(keys);
 }
 

@@ -48,13 +48,23 @@ json_t *store_obj_parse(const store_obj_t *o)
     return json_loadb(o->json, o->len, 0, NULL);
 }
 
-/* Guards every store_obj_t's `parsed` and `superseded`: taking a reference
- * to the parse and dropping it.  Held for a pointer and a count only. */
+/* Guards every store_obj_t's `parsed` and `superseded`, and `kept`: taking
+ * a reference to the parse and dropping it.  Held for a few pointers only. */
 G_LOCK_DEFINE_STATIC(parsed);
+
+/* The versions holding a shared parse, oldest first from `kept_next`: only
+ * the last STORE_PARSED_KEEP keep theirs.  A parse is a tree of small allocations
+ * several times the size of its text, and most are wanted only in the
+ * moments after their version is written (by the controllers and the
+ * agent that follow every change), so a parse for each of a large store's
+ * objects would cost far more memory than it saves time. */
+static store_obj_t *kept[STORE_PARSED_KEEP];
+static guint kept_next;
 
 json_t *store_obj_json(store_obj_t *o)
 {
-    json_t *j;
+    store_obj_t *evicted = NULL;
+    json_t *j, *dropped = NULL;
 
     G_LOCK(parsed);
     j = json_incref(o->parsed);
@@ -64,9 +74,19 @@ json_t *store_obj_json(store_obj_t *o)
     /* Parsed outside the lock; of two readers racing, one parse is kept. */
     j = store_obj_parse(o);
     G_LOCK(parsed);
-    if (!o->parsed && !o->superseded)
+    if (!o->parsed && !o->superseded) {
         o->parsed = json_incref(j);
+        evicted = kept[kept_next];
+        kept[kept_next] = store_obj_ref(o);
+        kept_next = (kept_next + 1) % STORE_PARSED_KEEP;
+        if (evicted) {
+            dropped = evicted->parsed;
+            evicted->parsed = NULL;
+        }
+    }
     G_UNLOCK(parsed);
+    json_decref(dropped);
+    store_obj_unref(evicted);
     return j;
 }
 

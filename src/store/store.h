@@ -39,7 +39,8 @@ typedef struct store_obj {
     char *uid;      /* metadata.uid, or NULL */
     unsigned flags; /* STORE_OBJ_* */
     json_t *parsed; /* `json` parsed, shared by readers (store_obj_json); never
-                       modified; dropped once a newer version replaces this one */
+                       modified; dropped once a newer version replaces this one,
+                       or when it is no longer among the most recent parses */
     bool superseded; /* a newer version replaced this one (with `parsed`, under
                         the store's lock for both) */
 } store_obj_t;
@@ -55,10 +56,11 @@ void store_obj_unref(store_obj_t *o);
 json_t *store_obj_parse(const store_obj_t *o);
 /* The object's JSON parsed, as a new reference to a value shared with
  * every other reader of this version: parsed once while the version is the
- * latest of its key, so a burst of controllers reading each change does
- * not parse it once each.  Read it only (json_deep_copy to change it);
+ * latest of its key and among the most recently parsed, so a burst of
+ * controllers reading each change does not parse it once each.  Read it only (json_deep_copy to change it);
  * json_decref when done. */
 json_t *store_obj_json(store_obj_t *o);
+#define STORE_PARSED_KEEP 1024 /* versions that keep a shared parse at most */
 /* A version that is not stored (dry runs): rv 0, the given key and value. */
 store_obj_t *store_obj_from_json(const char *key, const json_t *obj);
 

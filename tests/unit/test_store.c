@@ -325,6 +325,23 @@ static void test_shared_parse(void **state)
     assert_int_equal(json_integer_value(json_path_get(a, "spec.value")), 2);
     assert_ptr_equal(o2->parsed, a);
     json_decref(a);
+    /* Only the most recent parses are kept: parsing as many other versions
+     * again drops this one's, which is made afresh when asked for. */
+    for (int i = 0; i < STORE_PARSED_KEEP; i++) {
+        char name[32];
+        store_obj_t *x;
+        snprintf(name, sizeof(name), "core/configmaps/ns/k%d", i);
+        put(st, STORE_CREATE, name, obj_new(name + strlen("core/configmaps/ns/"), i), 0);
+        x = store_get(st, name);
+        json_decref(store_obj_json(x));
+        assert_non_null(x->parsed);
+        store_obj_unref(x);
+    }
+    assert_null(o2->parsed);
+    a = store_obj_json(o2);
+    assert_int_equal(json_integer_value(json_path_get(a, "spec.value")), 2);
+    assert_ptr_equal(o2->parsed, a);
+    json_decref(a);
     store_obj_unref(o2);
     store_obj_unref(o);
     store_close(st);
