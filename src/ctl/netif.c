@@ -44,6 +44,7 @@
 #include "api/events.h"
 #include "api/objects.h"
 #include "ctl/net.h"
+#include "ctl/burst.h"
 #include "ctl/ctl_priv.h"
 #include "ctl/netrefs.h"
 #include "ctl/refs.h"
@@ -99,10 +100,7 @@ typedef struct netifctl {
     GHashTable *waiting;    /* VM keys whose interfaces are not all allocated */
     GPtrArray *inflight;    /* nif_make_t of this burst, not yet recorded (borrowed) */
     GHashTable *inflight_macs; /* their MACs (borrowed) */
-    GThreadPool *writers;   /* the writes of a burst, in parallel */
-    GMutex lock;            /* guards outstanding */
-    GCond done;
-    guint outstanding;      /* writes of this burst not finished */
+    burst_t *writes;        /* the writes of a burst, in parallel */
 } netifctl_t;
 
 #define NETIF_WRITERS 16
@@ -744,14 +742,9 @@ static void vm_write(vm_job_t *j)
 }
 
 /* A writer thread's task. */
-static void vm_write_task(gpointer data, gpointer user)
+static void vm_write_item(void *job)
 {
-    netifctl_t *n = user;
-    vm_write(data);
-    g_mutex_lock(&n->lock);
-    if (--n->outstanding == 0)
-        g_cond_signal(&n->done);
-    g_mutex_unlock(&n->lock);
+    vm_write(job);
 }
 
 /* Back on the controller thread: what the writes left. */
@@ -782,19 +775,7 @@ static void vms_process(ctl_t *c)
             if (j)
                 g_ptr_array_add(jobs, j);
         }
-        if (jobs->len == 1) {
-            vm_write(jobs->pdata[0]);
-        } else if (jobs->len > 1) {
-            g_mutex_lock(&n->lock);
-            n->outstanding = jobs->len;
-            g_mutex_unlock(&n->lock);
-            for (guint i = 0; i < jobs->len; i++)
-                g_thread_pool_push(n->writers, jobs->pdata[i], NULL);
-            g_mutex_lock(&n->lock);
-            while (n->outstanding > 0)
-                g_cond_wait(&n->done, &n->lock);
-            g_mutex_unlock(&n->lock);
-        }
+        burst_run(n->writes, jobs);
         for (guint i = 0; i < jobs->len; i++)
             vm_finish(n, jobs->pdata[i]);
         g_assert(n->inflight->len == 0);
@@ -887,9 +868,7 @@ static void netif_idle(ctl_t *c)
 static void netif_free(ctl_t *c)
 {
     netifctl_t *n = c->state;
-    g_thread_pool_free(n->writers, FALSE, TRUE);
-    g_mutex_clear(&n->lock);
-    g_cond_clear(&n->done);
+    burst_free(n->writes);
     g_ptr_array_unref(n->inflight);
     g_hash_table_unref(n->inflight_macs);
     event_recorder_free(n->ev);
@@ -927,9 +906,7 @@ ctl_t *ctl_netif_start(apiserver_t *srv)
     n->waiting = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     n->inflight = g_ptr_array_new();
     n->inflight_macs = g_hash_table_new(g_str_hash, g_str_equal);
-    g_mutex_init(&n->lock);
-    g_cond_init(&n->done);
-    n->writers = g_thread_pool_new(vm_write_task, n, NETIF_WRITERS, FALSE, NULL);
+    n->writes = burst_new(NETIF_WRITERS, vm_write_item);
     return ctl_start(srv, &netif_ops, n);
 }
 

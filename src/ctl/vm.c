@@ -21,6 +21,7 @@
 #include "agent/agent.h"
 #include "api/events.h"
 #include "api/objects.h"
+#include "ctl/burst.h"
 #include "ctl/ctl_priv.h"
 #include "ctl/refs.h"
 #include "model/conditions.h"
@@ -43,10 +44,7 @@ typedef struct vmctl {
     GHashTable *dirty;    /* VM keys to look at */
     GHashTable *pending;  /* VM keys not placed yet */
     GHashTable *placed;   /* VM key -> placed_t*: what placed VMs reserve */
-    GThreadPool *writers; /* status writes of a burst, in parallel */
-    GMutex lock;          /* guards outstanding */
-    GCond done;
-    guint outstanding;    /* writes of this burst not finished */
+    burst_t *writes;      /* status writes of a burst, in parallel */
 } vmctl_t;
 
 /* What one VM's look decided, for a writer to store. */
@@ -61,6 +59,7 @@ typedef struct vm_job {
 } vm_job_t;
 
 #define VM_WRITERS 16
+#define VM_BURST_MAX 128 /* VMs decided before their writes are waited for */
 
 static void placed_free(placed_t *p)
 {
@@ -426,14 +425,9 @@ static void vm_write(vm_job_t *j)
 }
 
 /* A writer thread's task. */
-static void vm_write_task(gpointer data, gpointer user)
+static void vm_write_item(void *job)
 {
-    vmctl_t *v = user;
-    vm_write(data);
-    g_mutex_lock(&v->lock);
-    if (--v->outstanding == 0)
-        g_cond_signal(&v->done);
-    g_mutex_unlock(&v->lock);
+    vm_write(job);
 }
 
 /* Back on the controller thread: what the write left. */
@@ -460,31 +454,24 @@ static void vm_finish(ctl_t *c, vm_job_t *j)
 static void vm_idle(ctl_t *c)
 {
     vmctl_t *v = c->state;
-    /* Placing may free or take room and make more keys dirty: loop until done. */
+    /* Placing may free or take room and make more keys dirty: loop until
+     * done.  A burst at a time, so that what waits to be written stays
+     * bounded however many VMs changed at once. */
     while (g_hash_table_size(v->dirty) > 0) {
         GPtrArray *keys = ctl_take_keys(v->dirty);
-        GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
-        for (guint i = 0; i < keys->len; i++) {
-            vm_job_t *j = vm_decide(c, keys->pdata[i]);
-            if (j)
-                g_ptr_array_add(jobs, j);
-        }
-        if (jobs->len == 1) {
-            vm_write(jobs->pdata[0]);
-        } else if (jobs->len > 1) {
-            g_mutex_lock(&v->lock);
-            v->outstanding = jobs->len;
-            g_mutex_unlock(&v->lock);
+        for (guint from = 0; from < keys->len; from += VM_BURST_MAX) {
+            GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
+            guint to = MIN(keys->len, from + VM_BURST_MAX);
+            for (guint i = from; i < to; i++) {
+                vm_job_t *j = vm_decide(c, keys->pdata[i]);
+                if (j)
+                    g_ptr_array_add(jobs, j);
+            }
+            burst_run(v->writes, jobs);
             for (guint i = 0; i < jobs->len; i++)
-                g_thread_pool_push(v->writers, jobs->pdata[i], NULL);
-            g_mutex_lock(&v->lock);
-            while (v->outstanding > 0)
-                g_cond_wait(&v->done, &v->lock);
-            g_mutex_unlock(&v->lock);
+                vm_finish(c, jobs->pdata[i]);
+            g_ptr_array_unref(jobs);
         }
-        for (guint i = 0; i < jobs->len; i++)
-            vm_finish(c, jobs->pdata[i]);
-        g_ptr_array_unref(jobs);
         g_ptr_array_unref(keys);
     }
 }
@@ -492,9 +479,7 @@ static void vm_idle(ctl_t *c)
 static void vm_free(ctl_t *c)
 {
     vmctl_t *v = c->state;
-    g_thread_pool_free(v->writers, FALSE, TRUE);
-    g_mutex_clear(&v->lock);
-    g_cond_clear(&v->done);
+    burst_free(v->writes);
     event_recorder_free(v->ev);
     g_hash_table_unref(v->dirty);
     g_hash_table_unref(v->pending);
@@ -520,8 +505,6 @@ ctl_t *ctl_vm_start(apiserver_t *srv)
     v->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     v->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     v->placed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)placed_free);
-    g_mutex_init(&v->lock);
-    g_cond_init(&v->done);
-    v->writers = g_thread_pool_new(vm_write_task, v, VM_WRITERS, FALSE, NULL);
+    v->writes = burst_new(VM_WRITERS, vm_write_item);
     return ctl_start(srv, &vm_ops, v);
 }
