@@ -117,9 +117,13 @@ class Server:
         for f in glob.glob(os.path.join(run, "*.pid")):
             try:
                 pid = int(open(f).read().strip())
+                # A stale pid file's pid may belong to another process by
+                # now, even another test's QEMU: this server's QEMU names
+                # files under its libvirt root on its command line.
                 with open("/proc/%d/cmdline" % pid, "rb") as c:
-                    if b"qemu" in c.read():
-                        pids.append(pid)
+                    cmd = c.read()
+                if b"qemu" in cmd and os.path.join(self.data_dir, "libvirt").encode() in cmd:
+                    pids.append(pid)
             except (OSError, ValueError):
                 pass
         return pids
