@@ -15,6 +15,7 @@
 
 #include "agent/disk.h"
 #include "model/ovf.h"
+#include "util/fs.h"
 #include "util/jsonutil.h"
 
 #define IO_CHUNK (1 << 20)
@@ -178,16 +179,9 @@ static int check_room(const char *dir, int64_t need, err_t *err)
 
 static int write_all(int fd, const char *buf, size_t n, const char *path, err_t *err)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            err_set(err, ERR_INTERNAL, "Cannot write %s: %s", path, strerror(errno));
-            return -1;
-        }
-        buf += w;
-        n -= (size_t)w;
+    if (fs_write_full(fd, buf, n) < 0) {
+        err_set(err, ERR_INTERNAL, "Cannot write %s: %s", path, strerror(errno));
+        return -1;
     }
     return 0;
 }

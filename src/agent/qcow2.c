@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fs.h"
+
 #define QCOW2_MAGIC 0x514649fbu         /* "QFI\xfb" */
 #define QCOW2_VERSION 3
 #define QCOW2_CLUSTER_BITS 16           /* 64 KiB clusters, qemu-img's default */
@@ -54,22 +56,6 @@ static uint64_t get_be64(const unsigned char *p)
     uint64_t v;
     memcpy(&v, p, sizeof(v));
     return be64toh(v);
-}
-
-static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
-{
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
 }
 
 int qcow2_probe(int fd, const char *path, int64_t *virtual_size, err_t *err)
@@ -171,9 +157,9 @@ int qcow2_overlay_write(int fd, const char *path, const char *backing, const cha
         put_be16(refblock + 2 * c, 1);
     put_be64(entry, QCOW2_REFBLOCK_OFF);
     /* The L1 table is all zeros: the file ends in a hole. */
-    if (pwrite_all(fd, hdr, off, 0) < 0 ||
-        pwrite_all(fd, entry, sizeof(entry), QCOW2_REFTABLE_OFF) < 0 ||
-        pwrite_all(fd, refblock, (size_t)used * 2, QCOW2_REFBLOCK_OFF) < 0 ||
+    if (fs_pwrite_full(fd, hdr, off, 0) < 0 ||
+        fs_pwrite_full(fd, entry, sizeof(entry), QCOW2_REFTABLE_OFF) < 0 ||
+        fs_pwrite_full(fd, refblock, (size_t)used * 2, QCOW2_REFBLOCK_OFF) < 0 ||
         ftruncate(fd, used * QCOW2_CLUSTER) < 0)
         goto fail;
     rc = 0;

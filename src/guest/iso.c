@@ -34,6 +34,8 @@
 #define LIBISOFS_WITHOUT_LIBBURN 1
 #include <libisofs.h>
 
+#include "util/fs.h"
+
 #define ISO_BLOCK 2048
 #define ISO_VOLUME_ID_MAX 32
 
@@ -112,20 +114,6 @@ static int seed_iso_add_files(IsoImage *image, GPtrArray *files, const char *pat
         iso_node_set_permissions((IsoNode *)file, 0444);
         iso_node_set_uid((IsoNode *)file, 0);
         iso_node_set_gid((IsoNode *)file, 0);
-    }
-    return 0;
-}
-
-static int seed_iso_write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
     }
     return 0;
 }
@@ -229,7 +217,7 @@ int seed_iso_write(const char *path, const char *label, GPtrArray *files, err_t 
     G_UNLOCK(libisofs);
     if (rc < 0)
         goto cleanup;
-    if (seed_iso_write_all(fd, image->data, image->len) < 0) {
+    if (fs_write_full(fd, image->data, image->len) < 0) {
         err_set(err, ERR_INTERNAL, "Cannot write %s: %s.", path, strerror(errno));
         goto cleanup;
     }

@@ -88,6 +88,39 @@ char *fs_read_all(const char *path, size_t max, size_t *len, err_t *err)
     return text;
 }
 
+int fs_write_full(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int fs_pwrite_full(int fd, const void *buf, size_t n, off_t off)
+{
+    const char *p = buf;
+
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
 char *fs_read_tail(const char *path, size_t max)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

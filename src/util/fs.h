@@ -20,6 +20,10 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 char *fs_read_all(const char *path, size_t max, size_t *len, err_t *err);
 
 /* mkdir -p with the given mode for directories it creates. */
+/* Write all `n` bytes (at `off` for fs_pwrite_full), retrying short writes
+ * and EINTR; 0, or -1 with errno set. */
+int fs_write_full(int fd, const void *buf, size_t n);
+int fs_pwrite_full(int fd, const void *buf, size_t n, off_t off);
 /* The last `max` bytes of a file (all of it if smaller), NUL-terminated;
  * NULL if it cannot be read.  For logs that grow without bound. */
 char *fs_read_tail(const char *path, size_t max);

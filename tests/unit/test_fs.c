@@ -10,7 +10,10 @@
 #include <cmocka.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/fs.h"
 
@@ -95,11 +98,38 @@ static void test_read_tail(void **state)
     g_free(path);
 }
 
+static void test_write_full(void **state)
+{
+    fixture_t *f = *state;
+    char *path = g_build_filename(f->dir, "w", NULL), *text = NULL;
+    GString *big = g_string_new(NULL);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    gsize len = 0;
+
+    assert_true(fd >= 0);
+    for (int i = 0; i < 100000; i++)
+        g_string_append_printf(big, "%08d", i);
+    assert_int_equal(fs_write_full(fd, big->str, big->len), 0);
+    assert_int_equal(fs_pwrite_full(fd, "XYZ", 3, 8), 0);
+    close(fd);
+    assert_true(g_file_get_contents(path, &text, &len, NULL));
+    assert_int_equal(len, big->len);
+    assert_memory_equal(text, "00000000XYZ00001", 16);
+    assert_memory_equal(text + 16, big->str + 16, len - 16);
+    /* A closed descriptor: -1 and errno. */
+    assert_int_equal(fs_write_full(fd, "a", 1), -1);
+    assert_int_equal(errno, EBADF);
+    g_free(text);
+    g_string_free(big, TRUE);
+    g_free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_and_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_full, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
