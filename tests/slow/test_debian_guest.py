@@ -11,14 +11,12 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
-import uuid
 
 import pytest
 import yaml
 
-from vmsvc_e2e import CONFORMANCE, ROOT, VMSVC, Server
+from vmsvc_e2e import CONFORMANCE, ROOT, VMSVC, isolated_server
 
 GUEST_DIR = os.path.join(ROOT, "build", "guest")
 NS = "my-namespace"
@@ -63,31 +61,20 @@ def debian_image(timings):
 
 @pytest.fixture(scope="module")
 def host(debian_image, timings):
-    netns = "vmsvc-slow-" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
-    d = tempfile.mkdtemp(prefix="vmsvc-slow-")
-    s = Server(d, netns=netns, extra_args=["--accel", "tcg", "--soft-shutdown-timeout",
-                                          str(SHUTDOWN_TIMEOUT), "--allocatable", "cpu=2,memory=2Gi"])
-    try:
-        s.start()
+    with isolated_server("vmsvc-slow", ["--accel", "tcg", "--soft-shutdown-timeout",
+                                        str(SHUTDOWN_TIMEOUT), "--allocatable", "cpu=2,memory=2Gi"]) as s:
         t0 = time.time()
         # Into the ClusterContentLibrary "local", through the API (which
         # listens in the namespace); it returns once the image is in the
         # catalog.  The manifest names it by its display name.
         p = subprocess.run(s.prefix() + [VMSVC, "image", "import", debian_image, "--name", IMAGE,
-                                         "--data-dir", d], capture_output=True, text=True)
+                                         "--data-dir", s.data_dir], capture_output=True, text=True)
         assert p.returncode == 0, "image import failed:\n" + p.stdout + p.stderr
         timings.append(("image import + publish", time.time() - t0))
         yield s
-    finally:
-        try:
-            s.stop()
-        finally:
-            s.kill_guests()
-            subprocess.run(["ip", "netns", "del", netns], check=False)
-        if not os.environ.get("VMSVC_KEEP_DATA"):
-            shutil.rmtree(d, ignore_errors=True)
+    # The server has stopped; a failed setup keeps its data for a look.
+    if not os.environ.get("VMSVC_KEEP_DATA"):
+        shutil.rmtree(s.data_dir, ignore_errors=True)
 
 
 def vm(host, name):
