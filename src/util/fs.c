@@ -88,37 +88,35 @@ char *fs_read_all(const char *path, size_t max, size_t *len, err_t *err)
     return text;
 }
 
-int fs_write_full(int fd, const void *buf, size_t n)
+/* Write all of buf at `off`, or at the file position when `off` < 0. */
+static int write_full_at(int fd, const char *p, size_t n, off_t off)
 {
-    const char *p = buf;
-
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = off < 0 ? write(fd, p, n) : pwrite(fd, p, n, off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
             return -1;
         p += w;
         n -= (size_t)w;
+        if (off >= 0)
+            off += w;
     }
     return 0;
 }
 
+int fs_write_full(int fd, const void *buf, size_t n)
+{
+    return write_full_at(fd, buf, n, -1);
+}
+
 int fs_pwrite_full(int fd, const void *buf, size_t n, off_t off)
 {
-    const char *p = buf;
-
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-        off += w;
+    if (off < 0) { /* as pwrite says it */
+        errno = EINVAL;
+        return -1;
     }
-    return 0;
+    return write_full_at(fd, buf, n, off);
 }
 
 char *fs_read_tail(const char *path, size_t max)
