@@ -173,6 +173,14 @@ static json_t *mutate_annotation(const json_t *cur, void *ctx, err_t *err)
     return next;
 }
 
+/* One entry of an item's status.fileInfo; returns its size. */
+static int64_t file_info_add(json_t *files, json_t *name, json_t *size)
+{
+    json_array_append_new(files, json_pack("{s:O,s:O,s:s,s:b}", "name", name, "sizeInBytes", size,
+                                           "version", "1", "cached", 1));
+    return json_integer_value(size);
+}
+
 int library_item_finish(libsvc_t *l, const json_t *lib, const char *item_name, const char *uuid,
                         const char *staging, const json_t *info, const char *display_name,
                         const char *description, const char *type, err_t *err)
@@ -206,21 +214,11 @@ int library_item_finish(libsvc_t *l, const json_t *lib, const char *item_name, c
         goto out;
     store_obj_unref(r);
     /* What the library keeps: the disks (and an ISO or descriptor). */
-    json_array_foreach(json_object_get(info, "disks"), i, f) {
-        total += json_integer_value(json_object_get(f, "size"));
-        json_array_append_new(files, json_pack("{s:O,s:O,s:s,s:b}", "name",
-                                               json_object_get(f, "file"), "sizeInBytes",
-                                               json_object_get(f, "size"), "version", "1",
-                                               "cached", 1));
-    }
+    json_array_foreach(json_object_get(info, "disks"), i, f)
+        total += file_info_add(files, json_object_get(f, "file"), json_object_get(f, "size"));
     if (json_object_get(info, "iso")) {
-        json_array_foreach(json_object_get(info, "files"), i, f) {
-            total += json_integer_value(json_object_get(f, "size"));
-            json_array_append_new(files, json_pack("{s:O,s:O,s:s,s:b}", "name",
-                                                   json_object_get(f, "name"), "sizeInBytes",
-                                                   json_object_get(f, "size"), "version", "1",
-                                                   "cached", 1));
-        }
+        json_array_foreach(json_object_get(info, "files"), i, f)
+            total += file_info_add(files, json_object_get(f, "name"), json_object_get(f, "size"));
     }
     meta_now(now, sizeof(now));
     st = item_base_status(lib, display_name, description, type, now);
