@@ -60,15 +60,24 @@ def cond(v, t):
 def guest_sh(s, ip, cmd, timeout=30):
     """Run a shell command in a tiny guest through its shell-port hook (a
     TCP connection from the server's namespace); returns its output."""
-    code = ("import socket,sys\n"
-            "c=socket.create_connection((sys.argv[1],%d),timeout=%d)\n"
+    # A guest under TCG on a loaded host can miss ARP for a moment even
+    # after it said ready: an unreachable or refused connect is tried again
+    # until the timeout.
+    code = ("import errno,socket,sys,time\n"
+            "end=time.monotonic()+%d\n"
+            "while True:\n"
+            "    try:\n"
+            "        c=socket.create_connection((sys.argv[1],%d),timeout=%d); break\n"
+            "    except OSError as e:\n"
+            "        if e.errno not in (errno.EHOSTUNREACH,errno.ECONNREFUSED) or time.monotonic()>end: raise\n"
+            "        time.sleep(0.5)\n"
             "c.sendall(sys.argv[2].encode()+b'\\n'); c.shutdown(socket.SHUT_WR)\n"
             "out=b''\n"
             "while True:\n"
             "    b=c.recv(4096)\n"
             "    if not b: break\n"
             "    out+=b\n"
-            "sys.stdout.write(out.decode(errors='replace'))\n") % (SHELL_PORT, timeout)
+            "sys.stdout.write(out.decode(errors='replace'))\n") % (timeout, SHELL_PORT, timeout)
     p = subprocess.run(s.prefix() + ["/usr/bin/python3", "-c", code, ip, cmd],
                        capture_output=True, text=True, timeout=timeout + 10)
     if p.returncode != 0:
