@@ -607,25 +607,44 @@ struct store_watch {
     char *prefix;
     size_t plen;
     int64_t cursor; /* every event with rv <= cursor has been handled */
-    GCond cond;     /* with st->ev_mutex: this watch sleeps on it */
-    bool woken;     /* under st->ev_mutex */
-    guint slot;     /* under st->ev_mutex: its index in st->waiters while asleep */
+    guint slot;     /* under st->ev_mutex: its index in st->waiters while listed */
+    bool listed;    /* under st->ev_mutex: in st->waiters */
+    GMutex mutex;   /* its own: a woken watch takes no lock that others wait on */
+    GCond cond;     /* with mutex: this watch sleeps on it */
+    bool woken;     /* under mutex */
 };
 
+/* Under ev_mutex: take `w` off the waiters list (swap-remove by slot). */
+static void waiter_unlist(store_t *st, store_watch_t *w)
+{
+    g_ptr_array_remove_index_fast(st->waiters, w->slot);
+    if (w->slot < st->waiters->len)
+        ((store_watch_t *)st->waiters->pdata[w->slot])->slot = w->slot;
+    w->listed = false;
+}
+
 /* Under ev_mutex: wake the sleeping watches that `keys` concern (NULL: all
- * of them).  A watch wakes only for keys under its prefix, so commits
- * elsewhere (events, other kinds) cost it nothing. */
+ * of them) and take them off the list.  A watch wakes only for keys under
+ * its prefix, so commits elsewhere (events, other kinds) cost it nothing.
+ * Each sleeps on its own lock, so a thousand woken watches do not queue for
+ * ev_mutex one behind another. */
 static void wake_waiters(store_t *st, GPtrArray *keys)
 {
-    for (guint i = 0; i < st->waiters->len; i++) {
+    guint i = 0;
+    while (i < st->waiters->len) {
         store_watch_t *w = st->waiters->pdata[i];
         bool hit = keys == NULL;
         for (guint k = 0; keys && k < keys->len && !hit; k++)
             hit = strncmp(keys->pdata[k], w->prefix, w->plen) == 0;
-        if (hit && !w->woken) {
-            w->woken = true;
-            g_cond_signal(&w->cond);
+        if (!hit) {
+            i++;
+            continue;
         }
+        waiter_unlist(st, w); /* the last one moves into slot i */
+        g_mutex_lock(&w->mutex);
+        w->woken = true;
+        g_cond_signal(&w->cond);
+        g_mutex_unlock(&w->mutex);
     }
 }
 
@@ -685,6 +704,7 @@ store_watch_t *store_watch_open(store_t *st, const char *prefix, int64_t from_re
     w->prefix = strdup(prefix);
     w->plen = strlen(prefix);
     w->cursor = from_rev;
+    g_mutex_init(&w->mutex);
     g_cond_init(&w->cond);
     return w;
 }
@@ -756,21 +776,26 @@ int store_watch_next(store_watch_t *w, store_event_t *ev, int timeout_ms, err_t 
          * after this point finds this watch among the waiters. */
         if (store_revision(st) == seen) {
             bool woken;
+            g_mutex_lock(&w->mutex);
             w->woken = false;
+            g_mutex_unlock(&w->mutex);
             w->slot = st->waiters->len;
+            w->listed = true;
             g_ptr_array_add(st->waiters, w);
-            while (!w->woken && !st->ev_closing &&
-                   g_cond_wait_until(&w->cond, &st->ev_mutex, deadline))
-                ;
-            woken = w->woken || st->ev_closing;
-            /* Swap-remove by slot: a thousand sleepers leave in O(1) each. */
-            g_ptr_array_remove_index_fast(st->waiters, w->slot);
-            if (w->slot < st->waiters->len)
-                ((store_watch_t *)st->waiters->pdata[w->slot])->slot = w->slot;
             g_mutex_unlock(&st->ev_mutex);
-            if (!woken)
-                return 0;
-            continue;
+
+            g_mutex_lock(&w->mutex);
+            while (!w->woken && g_cond_wait_until(&w->cond, &w->mutex, deadline))
+                ;
+            woken = w->woken;
+            g_mutex_unlock(&w->mutex);
+            if (woken)
+                continue; /* the waker took it off the list */
+            g_mutex_lock(&st->ev_mutex);
+            if (w->listed)
+                waiter_unlist(st, w);
+            g_mutex_unlock(&st->ev_mutex);
+            return 0;
         }
         g_mutex_unlock(&st->ev_mutex);
         if (g_get_monotonic_time() >= deadline)
@@ -783,6 +808,7 @@ void store_watch_close(store_watch_t *w)
     if (!w)
         return;
     g_cond_clear(&w->cond);
+    g_mutex_clear(&w->mutex);
     free(w->prefix);
     free(w);
 }
