@@ -6,7 +6,9 @@
  * lean pipelining client of its own, see "the pipelined GET driver") and
  * measures, at --objects VirtualMachines:
  *
- *   1. creates/s and create latency, --conns concurrent connections;
+ *   1. creates/s and create latency, --conns concurrent connections, and
+ *      the server's CPU time per create until it settles (the work of its
+ *      controllers included);
  *   2. gets/s of random names and get latency, same connections, --depth
  *      requests in flight on each (--client curl: one, through libcurl);
  *   3. the time of a full list (p50 of --list-runs);
@@ -254,6 +256,25 @@ static long proc_status_kib(int pid, const char *field)
         kib = strtol(at + strlen(field) + 1, NULL, 10);
     g_free(text);
     return kib;
+}
+
+/* The CPU time a process has used (user and system), in ms, or -1. */
+static double proc_cpu_ms(int pid)
+{
+    char path[64], *text = NULL, *at;
+    unsigned long long utime, stime;
+    double ms = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return -1;
+    /* Fields after the command name, which ends at the last ')'. */
+    at = strrchr(text, ')');
+    if (at && sscanf(at + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                     &utime, &stime) == 2)
+        ms = (double)(utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+    g_free(text);
+    return ms;
 }
 
 /* ---- the request driver ------------------------------------------------- */
@@ -1525,6 +1546,7 @@ typedef struct results {
     size_t list_items, list_bytes;
     int64_t list_rv;
     long hwm_idle_kib, hwm_full_kib, hwm_watch_kib;
+    double create_cpu_ms; /* server CPU per create, its controllers' work included */
     watch_result_t watch;
     bool broken; /* the server failed a request or a check */
 } results_t;
@@ -1683,6 +1705,8 @@ static void report(const bench_t *b, const results_t *r)
             NULL);
     row_add(rows, g_strdup("  create latency p99"), msec(r->create_p99), NULL, NULL, NAN,
             NULL);
+    row_add(rows, g_strdup("  server CPU per create, controllers' work included"),
+            msec(r->create_cpu_ms), NULL, NULL, NAN, NULL);
     row_add(rows,
             bench_pipelined(b)
                 ? g_strdup_printf("gets/s (random names, %d conns x %d pipelined)", b->conns,
@@ -1807,8 +1831,10 @@ int main(int argc, char **argv)
     res.hwm_idle_kib = proc_status_kib(b.server_pid, "VmHWM:");
     print_context();
 
+    double cpu0 = proc_cpu_ms(b.server_pid);
     phase_creates(&b, &cc, &res);
     bench_settle(&b, h, out);
+    res.create_cpu_ms = (proc_cpu_ms(b.server_pid) - cpu0) / b.objects;
     phase_gets(&b, &res);
     bench_settle(&b, h, out);
     phase_list(&b, &res);
