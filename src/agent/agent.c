@@ -51,21 +51,43 @@ static bool placed_here(agent_t *a, const json_t *vm)
     return g_strcmp0(json_path_str(vm, "status.host"), a->node) == 0;
 }
 
+/* Note a VM's uid (which never changes, so its text is parsed only the
+ * first time its key is seen) and queue it when it is placed here.  Most
+ * VM changes concern other hosts or nothing the agent does; a look at the
+ * text spares parsing them. */
 static void follow_observe(agent_t *a, store_obj_t *o, bool gone)
 {
-    const json_t *vm = store_obj_json(o); /* shared: read only */
-    const char *uid = json_path_str(vm, "metadata.uid");
+    const json_t *vm = NULL;
+    bool known;
 
-    if (uid) {
-        g_mutex_lock(&a->lock);
-        if (gone)
+    g_mutex_lock(&a->lock);
+    if (gone) {
+        const char *uid = g_hash_table_lookup(a->key_uid, o->key);
+        if (uid)
             g_hash_table_remove(a->uid_key, uid);
-        else
-            g_hash_table_insert(a->uid_key, g_strdup(uid), g_strdup(o->key));
-        g_mutex_unlock(&a->lock);
+        g_hash_table_remove(a->key_uid, o->key);
     }
-    if (!gone && placed_here(a, vm))
-        queue_add(a->q, o->key);
+    known = g_hash_table_contains(a->key_uid, o->key);
+    g_mutex_unlock(&a->lock);
+    if (gone)
+        return;
+    if (!known) {
+        const char *uid;
+        vm = store_obj_json(o); /* shared: read only */
+        uid = json_path_str(vm, "metadata.uid");
+        if (uid) {
+            g_mutex_lock(&a->lock);
+            g_hash_table_insert(a->uid_key, g_strdup(uid), g_strdup(o->key));
+            g_hash_table_insert(a->key_uid, g_strdup(o->key), g_strdup(uid));
+            g_mutex_unlock(&a->lock);
+        }
+    }
+    if (g_strstr_len(o->json, (gssize)o->len, a->host_mark)) {
+        if (!vm)
+            vm = store_obj_json(o);
+        if (placed_here(a, vm))
+            queue_add(a->q, o->key);
+    }
     json_decref((json_t *)vm);
 }
 
@@ -189,6 +211,7 @@ static void sweep(agent_t *a)
     vms = store_list(a->srv->store, a->vm_res->key_prefix, NULL, 0, NULL, NULL);
     g_mutex_lock(&a->lock);
     g_hash_table_remove_all(a->uid_key);
+    g_hash_table_remove_all(a->key_uid);
     g_mutex_unlock(&a->lock);
     for (guint i = 0; i < vms->len; i++)
         follow_observe(a, vms->pdata[i], false);
@@ -1042,6 +1065,13 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
     a->data_dir = g_strdup(o->data_dir);
     gethostname(hn, sizeof(hn) - 1);
     a->node = g_ascii_strdown(o->node_name ? o->node_name : hn, -1);
+    {
+        json_t *name = json_string(a->node);
+        char *text = json_dumps(name, JSON_ENCODE_ANY | JSON_COMPACT);
+        a->host_mark = g_strconcat("\"host\":", text, NULL);
+        free(text);
+        json_decref(name);
+    }
     a->zone = g_strdup(o->zone);
     a->soft_timeout_s = o->soft_timeout_s > 0 ? o->soft_timeout_s : 300;
     a->alloc_cpu_milli = o->alloc_cpu_milli;
@@ -1050,6 +1080,7 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
     a->node_res = registry_find(srv->reg, "", "v1", "nodes");
     g_mutex_init(&a->lock);
     a->uid_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    a->key_uid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     a->soft_since = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     a->ev = event_recorder_new(srv, "vmsvc-agent");
 
@@ -1089,10 +1120,12 @@ void agent_stop(agent_t *a)
     hv_close(a->hv);
     event_recorder_free(a->ev);
     g_hash_table_unref(a->uid_key);
+    g_hash_table_unref(a->key_uid);
     g_hash_table_unref(a->soft_since);
     g_mutex_clear(&a->lock);
     g_free(a->data_dir);
     g_free(a->node);
+    g_free(a->host_mark);
     g_free(a->zone);
     g_free(a);
 }

@@ -24,6 +24,8 @@ struct agent {
     const resource_t *vm_res, *node_res;
     GMutex lock;            /* guards the tables below */
     GHashTable *uid_key;    /* VM uid -> store key */
+    GHashTable *key_uid;    /* store key -> VM uid: the same pairs */
+    char *host_mark;        /* "host":"<node>", as a VM placed here reads */
     GHashTable *soft_since; /* key -> gint64* monotonic time of a soft power-off request */
     struct agent_net *net;  /* bridges and packet rules: net.c */
     struct probe_sched *probes; /* readiness probes: probe.c, ready.c */
