@@ -47,9 +47,10 @@ static gpointer ctl_main(gpointer p)
                 store_event_clear(&ev);
                 pending = true;
             } else if (pending) {
+                c->more = false;
                 if (c->ops->idle)
                     c->ops->idle(c);
-                pending = false;
+                pending = c->more;
             }
             if (g_get_monotonic_time() >= next_resync) {
                 c->ops->resync(c);
@@ -62,17 +63,38 @@ static gpointer ctl_main(gpointer p)
     return NULL;
 }
 
-GPtrArray *ctl_take_keys(GHashTable *set)
+void ctl_more(ctl_t *c)
+{
+    c->more = true;
+}
+
+GPtrArray *ctl_take_keys_max(GHashTable *set, guint max)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
     GHashTableIter it;
     gpointer k;
     g_hash_table_iter_init(&it, set);
-    while (g_hash_table_iter_next(&it, &k, NULL)) {
+    while (out->len < max && g_hash_table_iter_next(&it, &k, NULL)) {
         g_ptr_array_add(out, k);
         g_hash_table_iter_steal(&it);
     }
     return out;
+}
+
+GPtrArray *ctl_take_keys(GHashTable *set)
+{
+    return ctl_take_keys_max(set, G_MAXUINT);
+}
+
+bool ctl_status_only(const store_event_t *ev)
+{
+    const store_obj_t *o = ev->obj, *p = ev->prev;
+    if (ev->type != STORE_EV_MODIFIED || !p)
+        return false;
+    return o->generation == p->generation &&
+           (o->flags & STORE_OBJ_DELETING) == (p->flags & STORE_OBJ_DELETING) &&
+           (o->labels == p->labels ||
+            (o->labels && p->labels && json_equal(o->labels, p->labels)));
 }
 
 json_t *ctl_parse_if(const store_obj_t *o, const char *needle)

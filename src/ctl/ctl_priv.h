@@ -21,14 +21,28 @@ struct ctl {
     apiserver_t *srv;
     GThread *thread;
     volatile gint stop;
+    bool more;      /* idle() left work for another round (ctl_more) */
     void *state;
 };
 
 ctl_t *ctl_start(apiserver_t *srv, const ctl_ops_t *ops, void *state);
 
+/* From idle(): work is left; read the events that came meanwhile, then
+ * call idle() again.  A controller with a large backlog does it a burst at
+ * a time, so that it keeps up with the event log, which holds only the
+ * most recent changes. */
+void ctl_more(ctl_t *c);
+
 /* Empty a set of keys (a GHashTable that owns them) into an array the
  * caller frees, so that handling them may add keys again. */
 GPtrArray *ctl_take_keys(GHashTable *set);
+/* The same, at most `max` of them. */
+GPtrArray *ctl_take_keys_max(GHashTable *set, guint max);
+
+/* Whether a change leaves what a controller acts on as it was: a
+ * MODIFIED event with the same generation (spec), labels and deletion
+ * state, so only status, annotations or finalizers changed. */
+bool ctl_status_only(const store_event_t *ev);
 
 /* Parse a stored object only when its text mentions `needle` (a cheap
  * filter for controllers that care about a field few objects have). */

@@ -331,6 +331,12 @@ static void netif_event(ctl_t *c, const store_event_t *ev)
     const char *key = ev->obj->key;
 
     if (g_str_has_prefix(key, VM_PREFIX)) {
+        /* Status written since this VM's condition was (the VM
+         * controller's, the agent's, its own): its interfaces are as they
+         * were. */
+        if (ctl_status_only(ev) &&
+            g_strstr_len(ev->obj->json, (gssize)ev->obj->len, "\"type\":\"" NET_COND "\""))
+            return;
         if (ev->type != STORE_EV_DELETED)
             g_hash_table_add(n->dirty_vms, g_strdup(key));
         else
@@ -758,29 +764,26 @@ static void vm_finish(netifctl_t *n, vm_job_t *j)
         g_hash_table_add(n->waiting, g_strdup(j->key));
 }
 
-/* Decide every dirty VM, write them in parallel, then record; a burst at a
- * time, so that what waits to be written (a copy of each VM and its
- * interfaces) stays bounded however many VMs changed at once. */
+/* Decide a burst of dirty VMs, write them in parallel, then record.  A
+ * burst at a time, so that what waits to be written (a copy of each VM and
+ * its interfaces) stays bounded and the events of a large backlog are read
+ * between bursts (ctl_more). */
 static void vms_process(ctl_t *c)
 {
     netifctl_t *n = c->state;
-    GPtrArray *keys = ctl_take_keys(n->dirty_vms);
+    GPtrArray *keys = ctl_take_keys_max(n->dirty_vms, NETIF_BURST_MAX);
+    GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
 
-    for (guint from = 0; from < keys->len; from += NETIF_BURST_MAX) {
-        GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
-        guint to = MIN(keys->len, from + NETIF_BURST_MAX);
-
-        for (guint i = from; i < to; i++) {
-            vm_job_t *j = vm_decide(c, keys->pdata[i]);
-            if (j)
-                g_ptr_array_add(jobs, j);
-        }
-        burst_run(n->writes, jobs);
-        for (guint i = 0; i < jobs->len; i++)
-            vm_finish(n, jobs->pdata[i]);
-        g_assert(n->inflight->len == 0);
-        g_ptr_array_unref(jobs);
+    for (guint i = 0; i < keys->len; i++) {
+        vm_job_t *j = vm_decide(c, keys->pdata[i]);
+        if (j)
+            g_ptr_array_add(jobs, j);
     }
+    burst_run(n->writes, jobs);
+    for (guint i = 0; i < jobs->len; i++)
+        vm_finish(n, jobs->pdata[i]);
+    g_assert(n->inflight->len == 0);
+    g_ptr_array_unref(jobs);
     g_ptr_array_unref(keys);
 }
 
@@ -855,14 +858,15 @@ out:
 static void netif_idle(ctl_t *c)
 {
     netifctl_t *n = c->state;
-    while (g_hash_table_size(n->dirty_vms) > 0 || g_hash_table_size(n->dirty_nets) > 0) {
-        GPtrArray *keys;
-        vms_process(c);
-        keys = ctl_take_keys(n->dirty_nets);
-        for (guint i = 0; i < keys->len; i++)
-            net_process(c, keys->pdata[i]);
-        g_ptr_array_unref(keys);
-    }
+    GPtrArray *keys;
+
+    vms_process(c);
+    keys = ctl_take_keys(n->dirty_nets);
+    for (guint i = 0; i < keys->len; i++)
+        net_process(c, keys->pdata[i]);
+    g_ptr_array_unref(keys);
+    if (g_hash_table_size(n->dirty_vms) > 0 || g_hash_table_size(n->dirty_nets) > 0)
+        ctl_more(c);
 }
 
 static void netif_free(ctl_t *c)

@@ -20,9 +20,9 @@ json_t *netrefs_default_network(apiserver_t *srv, const char *ns)
             store_obj_t *o = all->pdata[i];
             const char *mark = json_string_value(json_object_get(o->labels, NETREFS_DEFAULT_LABEL));
             if (mark && !strcmp(mark, "true"))
-                found = store_obj_parse(o);
+                found = store_obj_json(o);
             else if (live++ == 0)
-                only = store_obj_parse(o);
+                only = store_obj_json(o);
             else {
                 json_decref(only);
                 only = NULL;
@@ -46,9 +46,9 @@ json_t *netrefs_network(apiserver_t *srv, const char *ns, const char *name)
     json_t *n;
     if (!name || !*name)
         return netrefs_default_network(srv, ns);
-    n = refs_get(srv, "netoperator.vmware.com", "networks", ns, name);
+    n = refs_get_shared(srv, "netoperator.vmware.com", "networks", ns, name);
     if (!n)
-        n = refs_get(srv, "netoperator.vmware.com", "networks", REFS_SHARED_NS, name);
+        n = refs_get_shared(srv, "netoperator.vmware.com", "networks", REFS_SHARED_NS, name);
     return n;
 }
 

@@ -29,7 +29,8 @@
 #define NETREFS_NETWORK_PREFIX "netoperator.vmware.com/networks/"
 #define NETREFS_NETIF_PREFIX "netoperator.vmware.com/networkinterfaces/"
 
-/* `name` NULL or empty: the default network. */
+/* `name` NULL or empty: the default network.  Both give the store's
+ * shared parse: read it only, json_decref it. */
 json_t *netrefs_network(apiserver_t *srv, const char *ns, const char *name);
 json_t *netrefs_default_network(apiserver_t *srv, const char *ns);
 /* The Network a NetworkInterface was allocated from, if it still exists

@@ -38,11 +38,18 @@ json_t *refs_get(apiserver_t *srv, const char *group, const char *plural, const 
     return refs_lookup(srv, group, plural, ns, name, false);
 }
 
+json_t *refs_get_shared(apiserver_t *srv, const char *group, const char *plural,
+                        const char *ns, const char *name)
+{
+    return refs_lookup(srv, group, plural, ns, name, true);
+}
+
 json_t *refs_class(apiserver_t *srv, const char *ns, const char *name)
 {
-    json_t *c = refs_get(srv, "vmoperator.vmware.com", "virtualmachineclasses", ns, name);
+    json_t *c = refs_lookup(srv, "vmoperator.vmware.com", "virtualmachineclasses", ns, name, true);
     if (!c)
-        c = refs_get(srv, "vmoperator.vmware.com", "virtualmachineclasses", REFS_SHARED_NS, name);
+        c = refs_lookup(srv, "vmoperator.vmware.com", "virtualmachineclasses", REFS_SHARED_NS,
+                        name, true);
     return c;
 }
 
@@ -109,7 +116,7 @@ int refs_image_count_by_display_name(apiserver_t *srv, const char *ns, const cha
 
 json_t *refs_storage_class(apiserver_t *srv, const char *name)
 {
-    return refs_get(srv, "storage.k8s.io", "storageclasses", NULL, name);
+    return refs_lookup(srv, "storage.k8s.io", "storageclasses", NULL, name, true);
 }
 
 bool refs_class_guaranteed(const json_t *cls)

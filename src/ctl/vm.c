@@ -125,6 +125,11 @@ static void vm_event(ctl_t *c, const store_event_t *ev)
                 retry_pending(v); /* room was freed */
             return;
         }
+        /* Status written since this controller looked at this spec (its
+         * own, the network's, the agent's): nothing here to decide again. */
+        if (ctl_status_only(ev) &&
+            g_strstr_len(ev->obj->json, (gssize)ev->obj->len, "\"type\":\"VirtualMachineClassReady\""))
+            return;
         g_hash_table_add(v->dirty, g_strdup(key));
         return;
     }
@@ -193,7 +198,7 @@ static json_t *place(ctl_t *c, const json_t *vm, const json_t *cls, const char *
     zone = json_string_value(json_object_get(json_path_get(vm, "metadata.labels"), ZONE_LABEL));
     class_requests(cls, &want_cpu, &want_mem);
     for (guint i = 0; i < nodes->len; i++) {
-        json_t *node = store_obj_parse(nodes->pdata[i]);
+        json_t *node = store_obj_json(nodes->pdata[i]); /* shared: read only */
         json_t *ready = NULL;
         const char *nz = json_string_value(
             json_object_get(json_path_get(node, "metadata.labels"), ZONE_LABEL));
@@ -430,11 +435,11 @@ static void vm_write_item(void *job)
     vm_write(job);
 }
 
-/* Back on the controller thread: what the write left. */
+/* Back on the controller thread: what the write left.  A placement was
+ * reserved when it was decided, and a host never changes once given. */
 static void vm_finish(ctl_t *c, vm_job_t *j)
 {
     vmctl_t *v = c->state;
-    json_t *now;
 
     if (!j->result) {
         /* Not written (the VM changed or went): its reservation follows
@@ -442,38 +447,34 @@ static void vm_finish(ctl_t *c, vm_job_t *j)
         g_hash_table_remove(v->placed, j->key);
         return;
     }
-    now = store_obj_json(j->result); /* shared: read only */
-    note_placed(c, j->key, now);
-    if (json_path_str(now, "status.host"))
+    if (j->node || json_path_str(j->vm, "status.host"))
         g_hash_table_remove(v->pending, j->key);
     else
         g_hash_table_add(v->pending, g_strdup(j->key));
-    json_decref(now);
 }
 
+/* One burst of VMs: each decided here, then their writes in parallel.  A
+ * burst at a time, so that what waits to be written stays bounded and the
+ * events of a large backlog are read between bursts (ctl_more). */
 static void vm_idle(ctl_t *c)
 {
     vmctl_t *v = c->state;
-    /* Placing may free or take room and make more keys dirty: loop until
-     * done.  A burst at a time, so that what waits to be written stays
-     * bounded however many VMs changed at once. */
-    while (g_hash_table_size(v->dirty) > 0) {
-        GPtrArray *keys = ctl_take_keys(v->dirty);
-        for (guint from = 0; from < keys->len; from += VM_BURST_MAX) {
-            GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
-            guint to = MIN(keys->len, from + VM_BURST_MAX);
-            for (guint i = from; i < to; i++) {
-                vm_job_t *j = vm_decide(c, keys->pdata[i]);
-                if (j)
-                    g_ptr_array_add(jobs, j);
-            }
-            burst_run(v->writes, jobs);
-            for (guint i = 0; i < jobs->len; i++)
-                vm_finish(c, jobs->pdata[i]);
-            g_ptr_array_unref(jobs);
-        }
-        g_ptr_array_unref(keys);
+    GPtrArray *keys = ctl_take_keys_max(v->dirty, VM_BURST_MAX);
+    GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
+
+    for (guint i = 0; i < keys->len; i++) {
+        vm_job_t *j = vm_decide(c, keys->pdata[i]);
+        if (j)
+            g_ptr_array_add(jobs, j);
     }
+    burst_run(v->writes, jobs);
+    for (guint i = 0; i < jobs->len; i++)
+        vm_finish(c, jobs->pdata[i]);
+    g_ptr_array_unref(jobs);
+    g_ptr_array_unref(keys);
+    /* Placing may have freed or taken room and made more keys dirty. */
+    if (g_hash_table_size(v->dirty) > 0)
+        ctl_more(c);
 }
 
 static void vm_free(ctl_t *c)

@@ -125,6 +125,7 @@ static store_obj_t *store_obj_new(const char *key, char *json, size_t len, int64
     if (json_is_object(labels) && json_object_size(labels) > 0)
         o->labels = json_deep_copy(labels);
     o->uid = uid ? strdup(uid) : NULL;
+    o->generation = json_integer_value(json_object_get(md, "generation"));
     if (json_array_size(json_object_get(md, "ownerReferences")) > 0)
         o->flags |= STORE_OBJ_OWNED;
     if (json_object_get(md, "deletionTimestamp"))

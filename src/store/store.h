@@ -37,6 +37,7 @@ typedef struct store_obj {
     size_t len;
     json_t *labels; /* metadata.labels, or NULL; never modified */
     char *uid;      /* metadata.uid, or NULL */
+    int64_t generation; /* metadata.generation, or 0 */
     unsigned flags; /* STORE_OBJ_* */
     json_t *parsed; /* `json` parsed, shared by readers (store_obj_json); never
                        modified; dropped once a newer version replaces this one,
