@@ -1055,6 +1055,9 @@ static void vd_object(vd_t *st, const vd_schema_t *s, json_t *obj, const json_t 
         if (vd_skipped(root, s->embedded, key))
             continue;
         prop = s->properties ? json_object_get(s->properties, key) : NULL;
+        /* As stored, so checked then (see schema_validate). */
+        if ((prop || json_is_object(s->additional)) && old_val && json_equal(val, old_val))
+            continue;
         if (prop) {
             mark = vd_path_push_field(&st->path, key);
             repl = vd_value(st, prop, val, old_val, depth + 1);

@@ -58,6 +58,11 @@ int field_validation_parse(const char *s, field_validation_t *out);
  * Old values are found
  * by member name in objects and maps, and by the key fields in
  * x-kubernetes-list-type: map lists; items of other lists are not matched.
+ * A property whose value is deep-equal to its old value is not visited
+ * again (as in Kubernetes' validation ratcheting): it was checked and
+ * defaulted when it was stored, and an update that leaves it alone (a
+ * status write, a label) neither pays for it nor fails on a rule made
+ * stricter since.
  *
  * Returns 0 when the object is valid.  Otherwise -1 and `err` holds either
  * ERR_INVALID with one cause per problem (err_add_cause; at most 100) and a

@@ -793,6 +793,49 @@ static void test_immutable(void **state)
     json_decref(s);
 }
 
+/* What an update leaves as stored is not checked (or defaulted) again. */
+static void test_ratchet(void **state)
+{
+    json_t *s = spec_schema("{'type':'object','required':['n'],'properties':{"
+                            "'n':{'type':'integer'},"
+                            "'p':{'type':'string','pattern':'^[a-z]+$'},"
+                            "'sub':{'type':'object','properties':{"
+                            "  'p':{'type':'string','pattern':'^[a-z]+$'},"
+                            "  'd':{'type':'string','default':'x'}}}}}");
+    vres_t r;
+
+    /* stored under a laxer rule, left alone: fine */
+    r = run(s, "{'spec':{'n':2,'p':'BAD','sub':{'p':'BAD'}}}",
+            "{'spec':{'n':1,'p':'BAD','sub':{'p':'BAD'}}}", FIELD_VALIDATION_STRICT);
+    if (r.rc != 0)
+        fail_msg("%s", r.err.msg);
+    /* an unchanged object is not defaulted again either */
+    assert_json_text(r.obj, "{'spec':{'n':2,'p':'BAD','sub':{'p':'BAD'}}}");
+    vres_clear(&r);
+    /* changed: checked */
+    check_one(s, "{'spec':{'n':1,'p':'WORSE'}}", "{'spec':{'n':1,'p':'BAD'}}", "FieldValueInvalid",
+              "spec.p", "Invalid value: \"WORSE\": spec.p in body should match '^[a-z]+$'");
+    /* field by field: a changed object's unchanged members are not */
+    r = run(s, "{'spec':{'n':1,'sub':{'p':'BAD','e':1}}}", "{'spec':{'n':1,'sub':{'p':'BAD'}}}",
+            FIELD_VALIDATION_WARN);
+    if (r.rc != 0)
+        fail_msg("%s", r.err.msg);
+    assert_json_text(r.obj, "{'spec':{'n':1,'sub':{'p':'BAD','d':'x'}}}");
+    vres_clear(&r);
+    check_one(s, "{'spec':{'n':1,'sub':{'p':'WORSE'}}}", "{'spec':{'n':1,'sub':{'p':'BAD'}}}",
+              "FieldValueInvalid", "spec.sub.p",
+              "Invalid value: \"WORSE\": spec.sub.p in body should match '^[a-z]+$'");
+    /* new: checked */
+    check_one(s, "{'spec':{'n':1,'p':'BAD'}}", NULL, "FieldValueInvalid", "spec.p",
+              "Invalid value: \"BAD\": spec.p in body should match '^[a-z]+$'");
+    /* a value equal only after normalising (1.0 for 1) is visited */
+    r = run(s, "{'spec':{'n':1.0}}", "{'spec':{'n':1}}", FIELD_VALIDATION_WARN);
+    assert_int_equal(r.rc, 0);
+    assert_json_text(r.obj, "{'spec':{'n':1}}");
+    vres_clear(&r);
+    json_decref(s);
+}
+
 static void test_list_types(void **state)
 {
     json_t *s = spec_schema(
@@ -1060,6 +1103,7 @@ int main(void)
         cmocka_unit_test(test_preserve_unknown),
         cmocka_unit_test(test_embedded_resource),
         cmocka_unit_test(test_immutable),
+        cmocka_unit_test(test_ratchet),
         cmocka_unit_test(test_list_types),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_cause_bound),
