@@ -64,7 +64,7 @@ json_t *netrefs_network_of(apiserver_t *srv, const json_t *netif)
     if (!slash || !uid)
         return NULL;
     ns = g_strndup(ref, (gsize)(slash - ref));
-    n = refs_get(srv, "netoperator.vmware.com", "networks", ns, slash + 1);
+    n = refs_get_shared(srv, "netoperator.vmware.com", "networks", ns, slash + 1);
     g_free(ns);
     if (n && g_strcmp0(json_path_str(n, "metadata.uid"), uid) != 0) {
         json_decref(n);

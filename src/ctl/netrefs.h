@@ -34,7 +34,7 @@
 json_t *netrefs_network(apiserver_t *srv, const char *ns, const char *name);
 json_t *netrefs_default_network(apiserver_t *srv, const char *ns);
 /* The Network a NetworkInterface was allocated from, if it still exists
- * (same uid). */
+ * (same uid); the store's shared parse, as above. */
 json_t *netrefs_network_of(apiserver_t *srv, const json_t *netif);
 /* The NetworkInterfaces owned by a VM (by the NETREFS_VM_LABEL label,
  * among those named "<vm>-..."), as a new object name -> NetworkInterface;
