@@ -86,15 +86,22 @@ GPtrArray *ctl_take_keys(GHashTable *set)
     return ctl_take_keys_max(set, G_MAXUINT);
 }
 
-bool ctl_status_only(const store_event_t *ev)
+bool ctl_status_only(const store_event_t *ev, const char *cond_type)
 {
     const store_obj_t *o = ev->obj, *p = ev->prev;
-    if (ev->type != STORE_EV_MODIFIED || !p)
+    char *mark;
+    bool has;
+
+    if (ev->type != STORE_EV_MODIFIED || !p || o->generation != p->generation ||
+        (o->flags & STORE_OBJ_DELETING) != (p->flags & STORE_OBJ_DELETING) ||
+        !(o->labels == p->labels || (o->labels && p->labels && json_equal(o->labels, p->labels))))
         return false;
-    return o->generation == p->generation &&
-           (o->flags & STORE_OBJ_DELETING) == (p->flags & STORE_OBJ_DELETING) &&
-           (o->labels == p->labels ||
-            (o->labels && p->labels && json_equal(o->labels, p->labels)));
+    /* Conditions are stored as {"type":"<type>",...}: a look at the text
+     * spares a parse. */
+    mark = g_strconcat("\"type\":\"", cond_type, "\"", NULL);
+    has = g_strstr_len(o->json, (gssize)o->len, mark) != NULL;
+    g_free(mark);
+    return has;
 }
 
 json_t *ctl_parse_if(const store_obj_t *o, const char *needle)

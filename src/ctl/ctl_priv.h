@@ -39,10 +39,12 @@ GPtrArray *ctl_take_keys(GHashTable *set);
 /* The same, at most `max` of them. */
 GPtrArray *ctl_take_keys_max(GHashTable *set, guint max);
 
-/* Whether a change leaves what a controller acts on as it was: a
- * MODIFIED event with the same generation (spec), labels and deletion
- * state, so only status, annotations or finalizers changed. */
-bool ctl_status_only(const store_event_t *ev);
+/* Whether a controller that writes condition `cond_type` can pass over a
+ * change: a MODIFIED event with the same generation (spec), labels and
+ * deletion state (so only status, annotations or finalizers changed) of an
+ * object that already carries that condition (so the controller has
+ * looked at this spec). */
+bool ctl_status_only(const store_event_t *ev, const char *cond_type);
 
 /* Parse a stored object only when its text mentions `needle` (a cheap
  * filter for controllers that care about a field few objects have). */

@@ -334,8 +334,7 @@ static void netif_event(ctl_t *c, const store_event_t *ev)
         /* Status written since this VM's condition was (the VM
          * controller's, the agent's, its own): its interfaces are as they
          * were. */
-        if (ctl_status_only(ev) &&
-            g_strstr_len(ev->obj->json, (gssize)ev->obj->len, "\"type\":\"" NET_COND "\""))
+        if (ctl_status_only(ev, NET_COND))
             return;
         if (ev->type != STORE_EV_DELETED)
             g_hash_table_add(n->dirty_vms, g_strdup(key));

@@ -46,10 +46,10 @@ json_t *refs_get_shared(apiserver_t *srv, const char *group, const char *plural,
 
 json_t *refs_class(apiserver_t *srv, const char *ns, const char *name)
 {
-    json_t *c = refs_lookup(srv, "vmoperator.vmware.com", "virtualmachineclasses", ns, name, true);
+    json_t *c = refs_get_shared(srv, "vmoperator.vmware.com", "virtualmachineclasses", ns, name);
     if (!c)
-        c = refs_lookup(srv, "vmoperator.vmware.com", "virtualmachineclasses", REFS_SHARED_NS,
-                        name, true);
+        c = refs_get_shared(srv, "vmoperator.vmware.com", "virtualmachineclasses", REFS_SHARED_NS,
+                            name);
     return c;
 }
 
@@ -116,7 +116,7 @@ int refs_image_count_by_display_name(apiserver_t *srv, const char *ns, const cha
 
 json_t *refs_storage_class(apiserver_t *srv, const char *name)
 {
-    return refs_lookup(srv, "storage.k8s.io", "storageclasses", NULL, name, true);
+    return refs_get_shared(srv, "storage.k8s.io", "storageclasses", NULL, name);
 }
 
 bool refs_class_guaranteed(const json_t *cls)

@@ -127,8 +127,7 @@ static void vm_event(ctl_t *c, const store_event_t *ev)
         }
         /* Status written since this controller looked at this spec (its
          * own, the network's, the agent's): nothing here to decide again. */
-        if (ctl_status_only(ev) &&
-            g_strstr_len(ev->obj->json, (gssize)ev->obj->len, "\"type\":\"VirtualMachineClassReady\""))
+        if (ctl_status_only(ev, "VirtualMachineClassReady"))
             return;
         g_hash_table_add(v->dirty, g_strdup(key));
         return;
