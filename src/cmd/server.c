@@ -140,7 +140,7 @@ int cmd_server(int argc, char **argv)
 {
     char *data_dir = NULL, *listen = NULL, *level = NULL, *uri = NULL, *accel = NULL,
          *hypervisor = NULL, *node = NULL, *zone = NULL, *alloc = NULL;
-    int soft_timeout = 300, workers = 64;
+    int soft_timeout = 300, workers = 256;
     GOptionEntry entries[] = {
         {"data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
          "where the store, credentials and VM disks live (default " CMD_DEFAULT_DATA_DIR ")",
@@ -168,7 +168,8 @@ int cmd_server(int argc, char **argv)
         {"soft-shutdown-timeout", 0, 0, G_OPTION_ARG_INT, &soft_timeout,
          "seconds a TrySoft power-off waits for the guest before a hard one (default 300)", "S"},
         {"agent-workers", 0, 0, G_OPTION_ARG_INT, &workers,
-         "VM operations run in parallel (default 64)", "N"},
+         "VM operations run in parallel at most, threads started as needed (default 256, "
+         "at most 4096)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *octx = g_option_context_new("- run the vmsvc control plane");
@@ -228,8 +229,9 @@ int cmd_server(int argc, char **argv)
         fprintf(stderr, "vmsvc server: --allocatable wants cpu=N,memory=Q, got \"%s\"\n", alloc);
         return 2;
     }
-    if (soft_timeout < 1 || workers < 1 || workers > 256) {
-        fprintf(stderr, "vmsvc server: --soft-shutdown-timeout and --agent-workers must be positive\n");
+    if (soft_timeout < 1 || workers < 1 || workers > 4096) {
+        fprintf(stderr, "vmsvc server: --soft-shutdown-timeout must be positive and "
+                        "--agent-workers from 1 to 4096\n");
         return 2;
     }
     if (!data_dir)

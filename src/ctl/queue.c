@@ -9,6 +9,13 @@
  * straight to the tail of `ready`, so keys are handled in the order they
  * came; only delayed keys need a scan of `waiting` when they fall due.  A
  * timer thread is not needed: workers sleep until the earliest due time.
+ *
+ * Workers are started as keys need them, up to `max_workers`: a key made
+ * ready while no worker is idle starts one, and so does a worker that takes
+ * a key and leaves others ready with none idle.  A handler may block for
+ * long (a hypervisor start waits for its guest's QEMU), so a burst of keys
+ * gets as many workers as the limit allows instead of queueing behind a
+ * few; an idle queue holds one thread.
  */
 #include "ctl/queue.h"
 
@@ -25,6 +32,8 @@ struct queue {
     GHashTable *backoff;   /* key -> current backoff ms (gint*) */
     guint delayed;         /* keys of `waiting` not due yet */
     GPtrArray *threads;
+    guint max_workers;
+    guint idle;            /* workers waiting for a key */
     queue_handler_fn fn;
     void *ctx;
     bool stopping;
@@ -63,6 +72,17 @@ static gint64 promote(queue_t *q, gint64 now)
     return next;
 }
 
+static gpointer worker_main(gpointer p);
+
+/* Under lock: start one more worker if keys are ready, none is idle and the
+ * limit allows. */
+static void grow_locked(queue_t *q)
+{
+    if (!q->stopping && q->idle == 0 && q->threads->len < q->max_workers &&
+        !g_queue_is_empty(&q->ready))
+        g_ptr_array_add(q->threads, g_thread_new(q->name, worker_main, q));
+}
+
 static void add_locked(queue_t *q, const char *key, gint64 due)
 {
     gint64 *cur;
@@ -95,6 +115,7 @@ static void add_locked(queue_t *q, const char *key, gint64 due)
         g_hash_table_insert(q->waiting, g_strdup(key), due_new(due));
         q->delayed++;
     }
+    grow_locked(q);
     g_cond_signal(&q->cond);
 }
 
@@ -149,12 +170,15 @@ static gpointer worker_main(gpointer p)
         next = promote(q, now);
         key = g_queue_pop_head(&q->ready);
         if (!key) {
+            q->idle++;
             if (next)
                 g_cond_wait_until(&q->cond, &q->lock, next);
             else
                 g_cond_wait(&q->cond, &q->lock);
+            q->idle--;
             continue;
         }
+        grow_locked(q); /* more keys wait and nobody is free for them */
         /* Take the key out of `waiting` without freeing it. */
         g_hash_table_steal_extended(q->waiting, key, NULL, &due);
         g_free(due);
@@ -184,7 +208,16 @@ static gpointer worker_main(gpointer p)
     return NULL;
 }
 
-queue_t *queue_new(const char *name, int workers, queue_handler_fn fn, void *ctx)
+guint queue_workers(queue_t *q)
+{
+    guint n;
+    g_mutex_lock(&q->lock);
+    n = q->threads->len;
+    g_mutex_unlock(&q->lock);
+    return n;
+}
+
+queue_t *queue_new(const char *name, int max_workers, queue_handler_fn fn, void *ctx)
 {
     queue_t *q = g_new0(queue_t, 1);
     q->name = g_strdup(name);
@@ -198,8 +231,10 @@ queue_t *queue_new(const char *name, int workers, queue_handler_fn fn, void *ctx
     q->fn = fn;
     q->ctx = ctx;
     q->threads = g_ptr_array_new();
-    for (int i = 0; i < workers; i++)
-        g_ptr_array_add(q->threads, g_thread_new(name, worker_main, q));
+    q->max_workers = (guint)MAX(max_workers, 1);
+    g_mutex_lock(&q->lock);
+    g_ptr_array_add(q->threads, g_thread_new(name, worker_main, q));
+    g_mutex_unlock(&q->lock);
     return q;
 }
 

@@ -98,11 +98,73 @@ static void test_delay_forward(void **state)
     g_cond_clear(&r.cond);
 }
 
+typedef struct gate {
+    GMutex lock;
+    GCond cond;
+    int inside, most, done;
+    bool open;
+} gate_t;
+
+static int block(void *ctx, const char *key)
+{
+    gate_t *g = ctx;
+    g_mutex_lock(&g->lock);
+    g->inside++;
+    g->most = MAX(g->most, g->inside);
+    g_cond_broadcast(&g->cond);
+    while (!g->open)
+        g_cond_wait(&g->cond, &g->lock);
+    g->inside--;
+    g->done++;
+    g_cond_broadcast(&g->cond);
+    g_mutex_unlock(&g->lock);
+    return 0;
+}
+
+/* An idle queue holds one worker; a burst of blocking keys gets workers up
+ * to the limit, all at work at once, and no more. */
+static void test_grow(void **state)
+{
+    gate_t g = {0};
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    queue_t *q;
+    char key[16];
+
+    g_mutex_init(&g.lock);
+    g_cond_init(&g.cond);
+    q = queue_new("test", 8, block, &g);
+    assert_int_equal(queue_workers(q), 1);
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "b%02d", i);
+        queue_add(q, key);
+    }
+    g_mutex_lock(&g.lock);
+    while (g.inside < 8 && g_cond_wait_until(&g.cond, &g.lock, deadline))
+        ;
+    assert_int_equal(g.inside, 8);
+    g_mutex_unlock(&g.lock);
+    g_usleep(50000);
+    assert_int_equal(queue_workers(q), 8);
+    g_mutex_lock(&g.lock);
+    assert_int_equal(g.inside, 8);
+    g.open = true;
+    g_cond_broadcast(&g.cond);
+    while (g.done < 20 && g_cond_wait_until(&g.cond, &g.lock, deadline))
+        ;
+    assert_int_equal(g.done, 20);
+    assert_int_equal(g.most, 8);
+    g_mutex_unlock(&g.lock);
+    queue_free(q);
+    g_mutex_clear(&g.lock);
+    g_cond_clear(&g.cond);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_delay_forward),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
