@@ -168,8 +168,8 @@ int cmd_server(int argc, char **argv)
         {"soft-shutdown-timeout", 0, 0, G_OPTION_ARG_INT, &soft_timeout,
          "seconds a TrySoft power-off waits for the guest before a hard one (default 300)", "S"},
         {"agent-workers", 0, 0, G_OPTION_ARG_INT, &workers,
-         "VM operations run in parallel at most, threads started as needed (default 256, "
-         "at most 4096)", "N"},
+         "the most VM operations at work at once; threads start as needed "
+         "(default 256, at most 4096)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *octx = g_option_context_new("- run the vmsvc control plane");

@@ -525,3 +525,15 @@ def test_zone_label_places_only_in_that_zone(host, vns):
     # The host's own zone (none here) takes VMs that name no zone.
     node = host.kubectl_json("get", "nodes")["items"][0]
     assert "topology.kubernetes.io/zone" not in node["metadata"]["labels"]
+
+
+@pytest.mark.parametrize("n", ["0", "4097", "many"])
+def test_agent_workers_out_of_range_is_refused(tmp_path, n):
+    """A worker limit outside 1..4096 stops the server before it touches
+    anything: exit status 2, a message naming the flag, no data directory."""
+    data = tmp_path / "data"
+    p = subprocess.run([VMSVC, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0",
+                        "--agent-workers", n], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "agent-workers" in p.stderr, p.stderr
+    assert not data.exists()
