@@ -89,8 +89,8 @@ GPtrArray *ctl_take_keys(GHashTable *set)
 bool ctl_status_only(const store_event_t *ev, const char *cond_type)
 {
     const store_obj_t *o = ev->obj, *p = ev->prev;
-    char *mark;
-    bool has;
+    char mark[128];
+    int n;
 
     if (ev->type != STORE_EV_MODIFIED || !p || o->generation != p->generation ||
         (o->flags & STORE_OBJ_DELETING) != (p->flags & STORE_OBJ_DELETING) ||
@@ -98,10 +98,10 @@ bool ctl_status_only(const store_event_t *ev, const char *cond_type)
         return false;
     /* Conditions are stored as {"type":"<type>",...}: a look at the text
      * spares a parse. */
-    mark = g_strconcat("\"type\":\"", cond_type, "\"", NULL);
-    has = g_strstr_len(o->json, (gssize)o->len, mark) != NULL;
-    g_free(mark);
-    return has;
+    n = snprintf(mark, sizeof(mark), "\"type\":\"%s\"", cond_type);
+    if (n < 0 || (size_t)n >= sizeof(mark))
+        return false; /* no such condition type: look at the change */
+    return g_strstr_len(o->json, (gssize)o->len, mark) != NULL;
 }
 
 json_t *ctl_parse_if(const store_obj_t *o, const char *needle)
