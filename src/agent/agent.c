@@ -1059,7 +1059,7 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
     char hn[256] = "localhost";
     char *root = g_build_filename(o->data_dir, "libvirt", NULL);
     hv_open_opts_t ho = {.uri = o->libvirt_uri, .root_dir = root, .accel = o->accel,
-                         .on_event = on_hv_event, .event_ctx = a};
+                         .guest_nice = o->guest_nice, .on_event = on_hv_event, .event_ctx = a};
 
     a->srv = srv;
     a->data_dir = g_strdup(o->data_dir);

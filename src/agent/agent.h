@@ -37,6 +37,7 @@ typedef struct agent_opts {
     const hv_ops_t *hv_ops;
     const char *libvirt_uri;   /* NULL: embedded */
     hv_accel_t accel;
+    int guest_nice;            /* QEMU's nice value; 0: the service's */
     int64_t alloc_cpu_milli;   /* 0: what the host has */
     int64_t alloc_mem_bytes;   /* 0: what the host has */
     int workers;               /* parallel VM operations */

@@ -140,7 +140,7 @@ int cmd_server(int argc, char **argv)
 {
     char *data_dir = NULL, *listen = NULL, *level = NULL, *uri = NULL, *accel = NULL,
          *hypervisor = NULL, *node = NULL, *zone = NULL, *alloc = NULL;
-    int soft_timeout = 300, workers = 256;
+    int soft_timeout = 300, workers = 256, guest_nice = 10;
     GOptionEntry entries[] = {
         {"data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
          "where the store, credentials and VM disks live (default " CMD_DEFAULT_DATA_DIR ")",
@@ -170,6 +170,9 @@ int cmd_server(int argc, char **argv)
         {"agent-workers", 0, 0, G_OPTION_ARG_INT, &workers,
          "the most VM operations at work at once; threads start as needed "
          "(default 256, at most 4096)", "N"},
+        {"guest-nice", 0, 0, G_OPTION_ARG_INT, &guest_nice,
+         "CPU nice value of the guests' QEMU processes, 0 to 19, so that the service stays "
+         "responsive when guests are busy (default 10)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     GOptionContext *octx = g_option_context_new("- run the vmsvc control plane");
@@ -234,6 +237,10 @@ int cmd_server(int argc, char **argv)
                         "--agent-workers from 1 to 4096\n");
         return 2;
     }
+    if (guest_nice < 0 || guest_nice > 19) {
+        fprintf(stderr, "vmsvc server: --guest-nice must be from 0 to 19\n");
+        return 2;
+    }
     if (!data_dir)
         data_dir = g_strdup(CMD_DEFAULT_DATA_DIR);
     if (cmd_parse_listen(listen ? listen : CMD_DEFAULT_LISTEN, &srv.listen_host, &srv.port) < 0) {
@@ -280,6 +287,7 @@ int cmd_server(int argc, char **argv)
     ao.libvirt_uri = uri;
     ao.soft_timeout_s = soft_timeout;
     ao.workers = workers;
+    ao.guest_nice = guest_nice;
     if (!(agent = agent_start(&srv, &ao, &err)))
         goto fail;
 

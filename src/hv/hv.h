@@ -57,6 +57,8 @@ typedef struct hv_open_opts {
     const char *uri;        /* NULL: the embedded driver under root_dir */
     const char *root_dir;   /* <data-dir>/libvirt */
     hv_accel_t accel;       /* AUTO: KVM where a guest really runs, else TCG with a warning */
+    int guest_nice;         /* 1..19: a started domain's QEMU runs at this nice value,
+                             * below the service's threads; 0: as the service */
     hv_event_fn on_event;
     void *event_ctx;
 } hv_open_opts_t;

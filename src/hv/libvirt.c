@@ -26,6 +26,13 @@
  * under /dev/kvm (hv_kvm_usable: the KVM ioctls, then QEMU's firmware under
  * KVM, each with a deadline), else TCG.
  *
+ * Guests' CPU comes after the service's: once a domain has started, every
+ * thread of its QEMU gets the guest nice value (hv_open_opts_t), and the
+ * threads QEMU makes later take it from them.  The service's threads
+ * (store, controllers, API, libvirt's own) keep a larger share of the CPU
+ * however many guests are busy, and QEMU's start-up, which a caller waits
+ * for, runs at the service's priority.
+ *
  * UEFI domains use the loader and nvram template named in model/domain.h;
  * QEMU's pid comes from the pid file libvirt keeps under the root's
  * run/qemu (or /run/libvirt/qemu for qemu:///system; unknown elsewhere: 0).
@@ -38,6 +45,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +83,7 @@ typedef struct lv {
     virConnectPtr conn;
     char *uri;
     hv_accel_t accel;
+    int guest_nice;  /* nice value QEMU starts at; 0: the caller's */
     char *run_dir; /* where QEMU's pid files are; NULL if unknown */
     char *log_dir; /* where QEMU's per-domain logs are; NULL if unknown */
     int cb_id;     /* lifecycle callback, -1 when none */
@@ -642,6 +651,7 @@ static void *lv_open(const hv_open_opts_t *o, err_t *err)
         g_free(root);
     }
 
+    l->guest_nice = CLAMP(o->guest_nice, 0, 19);
     if (!o->uri)
         recover_interrupted_starts(l->run_dir);
     loop_ref();
@@ -671,8 +681,8 @@ static void *lv_open(const hv_open_opts_t *o, err_t *err)
         loop_unref();
         goto fail;
     }
-    log_info("hv: libvirt at %s, guests under %s", l->uri,
-             l->accel == HV_ACCEL_KVM ? "KVM" : "TCG");
+    log_info("hv: libvirt at %s, guests under %s at nice %d", l->uri,
+             l->accel == HV_ACCEL_KVM ? "KVM" : "TCG", l->guest_nice);
     return l;
 fail:
     lv_free(l);
@@ -840,6 +850,63 @@ static char *qemu_log_news(const lv_t *l, const char *name, const char *known)
     return out;
 }
 
+static int lv_pid(void *h, const char *name);
+
+/* Set every thread of process `pid` to nice value `nice`, over again
+ * until a pass changes none: a thread that QEMU makes meanwhile takes the
+ * value of the thread that made it, which may not have had its turn.
+ * 0, or -1 with errno when one could not be changed. */
+static int renice_process(pid_t pid, int nice)
+{
+    char *dir = g_strdup_printf("/proc/%d/task", (int)pid);
+    int rc = 0, saved = 0;
+
+    for (int pass = 0; pass < 8; pass++) {
+        GDir *d = g_dir_open(dir, 0, NULL);
+        const char *ent;
+        int changed = 0;
+
+        if (!d)
+            break; /* the process is gone */
+        while ((ent = g_dir_read_name(d))) {
+            id_t tid = (id_t)strtol(ent, NULL, 10);
+            int cur;
+
+            errno = 0;
+            cur = getpriority(PRIO_PROCESS, tid);
+            if ((cur == -1 && errno) || cur == nice)
+                continue; /* gone, or done */
+            if (setpriority(PRIO_PROCESS, tid, nice) == 0)
+                changed++;
+            else if (errno != ESRCH) {
+                rc = -1;
+                saved = errno;
+            }
+        }
+        g_dir_close(d);
+        if (!changed)
+            break;
+    }
+    g_free(dir);
+    errno = saved;
+    return rc;
+}
+
+/* Start domain `dom`, then put its QEMU at l->guest_nice (see the top of
+ * the file).  A nice value that cannot be set is worth a warning, not a
+ * failed start. */
+static int start_domain(lv_t *l, virDomainPtr dom, const char *name)
+{
+    int r = virDomainCreate(dom); /* restores the managed save image if any */
+    pid_t pid;
+
+    if (r == 0 && l->guest_nice && (pid = lv_pid(l, name)) > 0 &&
+        renice_process(pid, l->guest_nice) < 0)
+        log_warn("hv: cannot set nice %d on domain %s's QEMU (pid %d): %s", l->guest_nice, name,
+                 (int)pid, g_strerror(errno));
+    return r;
+}
+
 static int lv_do(lv_t *l, const char *name, lv_op_t op, err_t *err)
 {
     virDomainPtr dom = lv_lookup(l, name, op_names[op], err);
@@ -849,7 +916,7 @@ static int lv_do(lv_t *l, const char *name, lv_op_t op, err_t *err)
         return -1;
     switch (op) {
     case OP_START:
-        r = virDomainCreate(dom); /* restores the managed save image if any */
+        r = start_domain(l, dom, name);
         break;
     case OP_SHUTDOWN:
         r = virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN);

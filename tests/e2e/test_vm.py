@@ -155,6 +155,19 @@ def qemu_pid(host, v):
         return None
 
 
+def thread_nice(pid):
+    """{thread name: set of nice values} over the threads of process `pid`."""
+    out = {}
+    for t in glob.glob("/proc/%d/task/*/stat" % pid):
+        try:
+            text = open(t).read()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name, rest = text[text.index("(") + 1:].rsplit(")", 1)
+        out.setdefault(name, set()).add(int(rest.split()[16]))  # field 19, nice
+    return out
+
+
 def test_vm_boots_with_cloud_init_seed(host, vns):
     host.kubectl("create", "secret", "generic", "boot", "-n", vns, "--from-literal=user-data=" +
                  "#cloud-config\n#vmsvc: hello-from-e2e\nruncmd:\n- echo hi\n")
@@ -174,7 +187,12 @@ def test_vm_boots_with_cloud_init_seed(host, vns):
     lines = guest_lines(host, v)
     assert "hostname=web-1" in lines, lines
     assert "user-data-line=#vmsvc: hello-from-e2e" in lines, lines
-    assert qemu_pid(host, v)
+    # Guests' CPU comes after the service's: every QEMU thread runs at the
+    # default guest nice value, the server's threads at their own.
+    qemu = thread_nice(qemu_pid(host, v))
+    assert set().union(*qemu.values()) == {10}, qemu
+    server = thread_nice(host.pid)
+    assert set().union(*server.values()) == {0}, {n: v for n, v in server.items() if v != {0}}
     # QEMU listens for a guest agent on a socket in the VM's own directory.
     qga = os.path.join(host.data_dir, "vms", v["metadata"]["uid"], "qga.sock")
     assert stat.S_ISSOCK(os.stat(qga).st_mode)
@@ -527,13 +545,16 @@ def test_zone_label_places_only_in_that_zone(host, vns):
     assert "topology.kubernetes.io/zone" not in node["metadata"]["labels"]
 
 
-@pytest.mark.parametrize("n", ["0", "4097", "many"])
-def test_agent_workers_out_of_range_is_refused(tmp_path, n):
-    """A worker limit outside 1..4096 stops the server before it touches
-    anything: exit status 2, a message naming the flag, no data directory."""
+@pytest.mark.parametrize("flag,n", [("agent-workers", "0"), ("agent-workers", "4097"),
+                                    ("agent-workers", "many"), ("guest-nice", "-1"),
+                                    ("guest-nice", "20")])
+def test_out_of_range_flag_is_refused(tmp_path, flag, n):
+    """A worker limit outside 1..4096 or a guest nice value outside 0..19
+    stops the server before it touches anything: exit status 2, a message
+    naming the flag, no data directory."""
     data = tmp_path / "data"
     p = subprocess.run([VMSVC, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0",
-                        "--agent-workers", n], capture_output=True, text=True, timeout=30)
+                        "--" + flag, n], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2, (p.returncode, p.stderr)
-    assert "agent-workers" in p.stderr, p.stderr
+    assert flag in p.stderr, p.stderr
     assert not data.exists()
