@@ -77,6 +77,7 @@ typedef struct lv_sink {
     bool closed;
     hv_event_fn fn;
     void *ctx;
+    GHashTable *persistent; /* names of the persistent domains; under `lock` */
 } lv_sink_t;
 
 typedef struct lv {
@@ -419,27 +420,55 @@ static void sink_free(void *p)
 {
     lv_sink_t *s = p;
     g_mutex_clear(&s->lock);
+    g_hash_table_unref(s->persistent);
     g_free(s);
 }
 
+/* Whether an event's domain was running when the event was made: the
+ * event carries the domain's id (-1 when inactive), read here without a
+ * call into the driver. */
+static bool event_active(virDomainPtr dom)
+{
+    return virDomainGetID(dom) != (unsigned int)-1;
+}
+
+static void persistent_set(lv_sink_t *s, const char *name, bool on)
+{
+    g_mutex_lock(&s->lock);
+    if (on)
+        g_hash_table_add(s->persistent, g_strdup(name));
+    else
+        g_hash_table_remove(s->persistent, name);
+    g_mutex_unlock(&s->lock);
+}
+
+/* The event loop's callback.  It never calls into the driver for the
+ * domain: such a call waits for the domain's lock while holding the
+ * driver's list of domains, and a domain that is starting holds its lock
+ * for seconds under load, which would stall every define in the process
+ * and this loop with it.  What the event does not say (persistence) comes
+ * from the sink's own record. */
 static int lv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
                            void *opaque)
 {
+    lv_sink_t *s = opaque;
     const char *name = virDomainGetName(dom);
     hv_state_t st;
+    bool transient;
 
     switch (event) {
     case VIR_DOMAIN_EVENT_DEFINED:
-        if (lv_state_of(dom, &st) < 0) {
-            virResetLastError();
+        persistent_set(s, name, true);
+        /* A new definition of a domain that already had a state changes
+         * nothing; a new domain is shut off. */
+        if (detail == VIR_DOMAIN_EVENT_DEFINED_UPDATED || event_active(dom))
             return 0;
-        }
+        st = HV_STATE_SHUTOFF;
         break;
     case VIR_DOMAIN_EVENT_UNDEFINED:
-        /* A running domain that is undefined runs on, transient. */
-        if (virDomainIsActive(dom) == 1)
-            return 0;
-        virResetLastError();
+        persistent_set(s, name, false);
+        if (event_active(dom))
+            return 0; /* it runs on, transient, until it stops */
         st = HV_STATE_NONE;
         break;
     case VIR_DOMAIN_EVENT_STARTED:
@@ -454,11 +483,12 @@ static int lv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int 
         st = detail == VIR_DOMAIN_EVENT_STOPPED_SAVED     ? HV_STATE_SAVED
              : detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? HV_STATE_CRASHED
                                                           : HV_STATE_SHUTOFF;
-        sink_deliver(opaque, name, st);
-        /* A transient domain is gone once it stops. */
-        if (virDomainIsPersistent(dom) != 1)
-            sink_deliver(opaque, name, HV_STATE_NONE);
-        virResetLastError();
+        g_mutex_lock(&s->lock);
+        transient = !g_hash_table_contains(s->persistent, name);
+        g_mutex_unlock(&s->lock);
+        sink_deliver(s, name, st);
+        if (transient)
+            sink_deliver(s, name, HV_STATE_NONE); /* a transient domain is gone once it stops */
         return 0;
     case VIR_DOMAIN_EVENT_CRASHED:
         st = HV_STATE_CRASHED;
@@ -466,7 +496,30 @@ static int lv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int 
     default: /* SHUTDOWN: the guest is on its way down; STOPPED follows */
         return 0;
     }
-    sink_deliver(opaque, name, st);
+    sink_deliver(s, name, st);
+    return 0;
+}
+
+/* The persistent domains there are, into the sink's record.  Called once
+ * the callback is registered, so that a define or undefine from then on
+ * is seen by one or the other. */
+static int persistent_load(lv_t *l, err_t *err)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(l->conn, &doms, VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
+
+    if (n < 0) {
+        virErrorPtr e = virGetLastError();
+        err_set(err, ERR_INTERNAL, "Cannot list libvirt's domains: %s",
+                e && e->message ? e->message : "libvirt gave no reason");
+        virResetLastError();
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        persistent_set(l->sink, virDomainGetName(doms[i]), true);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
     return 0;
 }
 
@@ -610,6 +663,8 @@ static void recover_interrupted_starts(const char *run_dir)
         g_dir_close(d);
 }
 
+static void lv_close(void *h);
+
 static void *lv_open(const hv_open_opts_t *o, err_t *err)
 {
     lv_t *l;
@@ -666,6 +721,7 @@ static void *lv_open(const hv_open_opts_t *o, err_t *err)
     }
     l->sink = g_new0(lv_sink_t, 1);
     g_mutex_init(&l->sink->lock);
+    l->sink->persistent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     l->sink->fn = o->on_event;
     l->sink->ctx = o->event_ctx;
     l->cb_id = virConnectDomainEventRegisterAny(l->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -680,6 +736,10 @@ static void *lv_open(const hv_open_opts_t *o, err_t *err)
         virConnectClose(l->conn);
         loop_unref();
         goto fail;
+    }
+    if (persistent_load(l, err) < 0) {
+        lv_close(l);
+        return NULL;
     }
     log_info("hv: libvirt at %s, guests under %s at nice %d", l->uri,
              l->accel == HV_ACCEL_KVM ? "KVM" : "TCG", l->guest_nice);

@@ -409,8 +409,12 @@ static void test_lifecycle(void **state)
     CHECK(hv_pause(f->d, "hvt1", &err_)); /* the monitor works after adoption */
     CHECK(hv_resume(f->d, "hvt1", &err_));
 
-    /* Undefine also drops the managed save image. */
+    /* Undefine also drops the managed save image.  The domain was defined
+     * before this driver opened, and it is known to be persistent: saved,
+     * not gone. */
     CHECK(hv_suspend(f->d, "hvt1", &err_));
+    assert_true(wait_event(f, "hvt1", HV_STATE_SAVED, 5000));
+    assert_false(wait_event(f, "hvt1", HV_STATE_NONE, 500));
     assert_true(wait_gone(pid, 5000));
     save = g_build_filename(f->root, "lib", "qemu", "save", "hvt1.save", NULL);
     assert_true(g_file_test(save, G_FILE_TEST_EXISTS));
