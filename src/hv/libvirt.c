@@ -84,7 +84,7 @@ typedef struct lv {
     virConnectPtr conn;
     char *uri;
     hv_accel_t accel;
-    int guest_nice;  /* nice value QEMU starts at; 0: the caller's */
+    int guest_nice;  /* nice value of a started domain's QEMU; 0: left as it is */
     char *run_dir; /* where QEMU's pid files are; NULL if unknown */
     char *log_dir; /* where QEMU's per-domain logs are; NULL if unknown */
     int cb_id;     /* lifecycle callback, -1 when none */
