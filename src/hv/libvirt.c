@@ -910,8 +910,6 @@ static char *qemu_log_news(const lv_t *l, const char *name, const char *known)
     return out;
 }
 
-static int lv_pid(void *h, const char *name);
-
 /* Set every thread of process `pid` to nice value `nice`, over again
  * until a pass changes none: a thread that QEMU makes meanwhile takes the
  * value of the thread that made it, which may not have had its turn.
@@ -958,12 +956,16 @@ static int renice_process(pid_t pid, int nice)
 static int start_domain(lv_t *l, virDomainPtr dom, const char *name)
 {
     int r = virDomainCreate(dom); /* restores the managed save image if any */
-    pid_t pid;
 
-    if (r == 0 && l->guest_nice && (pid = lv_pid(l, name)) > 0 &&
-        renice_process(pid, l->guest_nice) < 0)
-        log_warn("hv: cannot set nice %d on domain %s's QEMU (pid %d): %s", l->guest_nice, name,
-                 (int)pid, g_strerror(errno));
+    /* It runs: its pid file is there, with no second lookup of the domain. */
+    if (r == 0 && l->guest_nice && l->run_dir) {
+        char *pidfile = g_strdup_printf("%s/%s.pid", l->run_dir, name);
+        pid_t pid = qemu_pid_from_file(pidfile);
+        if (pid > 0 && renice_process(pid, l->guest_nice) < 0)
+            log_warn("hv: cannot set nice %d on domain %s's QEMU (pid %d): %s", l->guest_nice,
+                     name, (int)pid, g_strerror(errno));
+        g_free(pidfile);
+    }
     return r;
 }
 
