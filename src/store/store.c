@@ -61,18 +61,13 @@ G_LOCK_DEFINE_STATIC(parsed);
 static store_obj_t *kept[STORE_PARSED_KEEP];
 static guint kept_next;
 
-json_t *store_obj_json(store_obj_t *o)
+/* Make `j` (the caller keeps its reference) the shared parse of `o`, unless
+ * it has one or was superseded; the oldest kept parse goes. */
+static void obj_keep_parse(store_obj_t *o, json_t *j)
 {
     store_obj_t *evicted = NULL;
-    json_t *j, *dropped = NULL;
+    json_t *dropped = NULL;
 
-    G_LOCK(parsed);
-    j = json_incref(o->parsed);
-    G_UNLOCK(parsed);
-    if (j)
-        return j;
-    /* Parsed outside the lock; of two readers racing, one parse is kept. */
-    j = store_obj_parse(o);
     G_LOCK(parsed);
     if (!o->parsed && !o->superseded) {
         o->parsed = json_incref(j);
@@ -87,6 +82,20 @@ json_t *store_obj_json(store_obj_t *o)
     G_UNLOCK(parsed);
     json_decref(dropped);
     store_obj_unref(evicted);
+}
+
+json_t *store_obj_json(store_obj_t *o)
+{
+    json_t *j;
+
+    G_LOCK(parsed);
+    j = json_incref(o->parsed);
+    G_UNLOCK(parsed);
+    if (j)
+        return j;
+    /* Parsed outside the lock; of two readers racing, one parse is kept. */
+    j = store_obj_parse(o);
+    obj_keep_parse(o, j);
     return j;
 }
 
@@ -535,6 +544,10 @@ static void batch_run(store_t *st, store_req_t *batch)
                 index_remove(st, r->key);
                 log_append(st, STORE_EV_DELETED, r->result, r->prev);
             } else {
+                /* The written object is this version's text parsed: the
+                 * readers that follow every change need not parse it again.
+                 * Nothing changes it any more (store_write took it). */
+                obj_keep_parse(r->result, r->obj);
                 index_put(st, store_obj_ref(r->result));
                 log_append(st, r->prev ? STORE_EV_MODIFIED : STORE_EV_ADDED,
                            r->result, r->prev);

@@ -112,7 +112,9 @@ typedef enum { STORE_CREATE, STORE_UPDATE, STORE_DELETE } store_op_t;
  * and with ERR_CONFLICT if expect_rv > 0 and differs from the stored one.
  * The writer sets metadata.resourceVersion.  For DELETE, `obj` is the final
  * state to report to watchers.  Returns the written version (for DELETE,
- * the final state at the deletion's revision). */
+ * the final state at the deletion's revision).  A written `obj` becomes its
+ * version's shared parse (store_obj_json): a caller that kept a reference
+ * reads it only. */
 store_obj_t *store_write(store_t *st, store_op_t op, const char *key,
                          json_t *obj, int64_t expect_rv, err_t *err);
 
