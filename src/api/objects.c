@@ -318,14 +318,19 @@ store_obj_t *obj_update(apiserver_t *srv, const resource_t *res, const char *ns,
         json_object_set_new(json_object_ensure(next, "metadata"), "name", json_string(name));
 
         if (sub && strcmp(sub, "status") == 0) {
-            /* A status write changes status and nothing else. */
+            /* A status write changes status and nothing else: the stored
+             * object (its old status aside, which is replaced) and the new
+             * status. */
             json_t *status = json_incref(json_object_get(next, "status"));
+            const char *k;
+            json_t *v;
             json_decref(next);
-            next = json_deep_copy(curj);
+            next = json_object();
+            json_object_foreach((json_t *)curj, k, v)
+                if (strcmp(k, "status") != 0)
+                    json_object_set_new(next, k, json_deep_copy(v));
             if (status)
                 json_object_set_new(next, "status", status);
-            else
-                json_object_del(next, "status");
             /* The same status again (controllers write what they observe,
              * changed or not): nothing to admit, validate or store. */
             if (!o->dry_run && json_equal(next, curj)) {

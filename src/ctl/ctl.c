@@ -138,11 +138,15 @@ typedef struct status_edit {
     bool only_absent; /* conds only where the object has none of that type */
 } status_edit_t;
 
+/* For a status write, which takes only the status of what it is given:
+ * so only the status is copied. */
 static json_t *mutate_status(const json_t *cur, void *ctx, err_t *err)
 {
     status_edit_t *e = ctx;
-    json_t *next = json_deep_copy(cur);
-    json_t *st = json_object_ensure(next, "status");
+    const json_t *cst = json_object_get(cur, "status");
+    json_t *st = json_is_object(cst) ? json_deep_copy(cst) : json_object();
+    json_t *next = json_pack("{s:O*,s:O*,s:o}", "apiVersion", json_object_get(cur, "apiVersion"),
+                             "kind", json_object_get(cur, "kind"), "status", st);
     json_int_t gen = json_integer_value(json_path_get(cur, "metadata.generation"));
     const char *k;
     json_t *v, *c;
