@@ -138,8 +138,9 @@ static void limit_malloc_arenas(void)
 
 int cmd_server(int argc, char **argv)
 {
-    char *data_dir = NULL, *listen = NULL, *level = NULL, *uri = NULL, *accel = NULL,
-         *hypervisor = NULL, *node = NULL, *zone = NULL, *alloc = NULL;
+    /* Freed on every return, the early ones on bad flags included. */
+    g_autofree char *data_dir = NULL, *listen = NULL, *level = NULL, *uri = NULL, *accel = NULL,
+                    *hypervisor = NULL, *node = NULL, *zone = NULL, *alloc = NULL;
     int soft_timeout = 300, workers = 256, guest_nice = 10;
     GOptionEntry entries[] = {
         {"data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
@@ -328,15 +329,6 @@ out:
     g_free(srv.listen_host);
     g_free(kc);
     g_free(kc_path);
-    g_free(data_dir);
-    g_free(listen);
-    g_free(level);
-    g_free(uri);
-    g_free(accel);
-    g_free(hypervisor);
-    g_free(node);
-    g_free(zone);
-    g_free(alloc);
     err_clear(&err);
     return rc;
 }
