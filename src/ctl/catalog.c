@@ -66,10 +66,10 @@ json_t *catalog_item_library(apiserver_t *srv, const json_t *item)
         const char *kind = json_string_value(json_object_get(ref, "kind"));
         const char *name = json_string_value(json_object_get(ref, "name"));
         if (!g_strcmp0(kind, "ContentLibrary"))
-            return refs_get(srv, CATALOG_GROUP, "contentlibraries",
-                            json_path_str(item, "metadata.namespace"), name);
+            return refs_get_shared(srv, CATALOG_GROUP, "contentlibraries",
+                                   json_path_str(item, "metadata.namespace"), name);
         if (!g_strcmp0(kind, "ClusterContentLibrary"))
-            return refs_get(srv, CATALOG_GROUP, "clustercontentlibraries", NULL, name);
+            return refs_get_shared(srv, CATALOG_GROUP, "clustercontentlibraries", NULL, name);
     }
     return NULL;
 }
@@ -79,10 +79,10 @@ json_t *catalog_image_item(apiserver_t *srv, const json_t *img)
     const char *kind = json_path_str(img, "spec.providerRef.kind");
     const char *name = json_path_str(img, "spec.providerRef.name");
     if (!g_strcmp0(kind, "ContentLibraryItem"))
-        return refs_get(srv, CATALOG_GROUP, "contentlibraryitems",
-                        json_path_str(img, "metadata.namespace"), name);
+        return refs_get_shared(srv, CATALOG_GROUP, "contentlibraryitems",
+                               json_path_str(img, "metadata.namespace"), name);
     if (!g_strcmp0(kind, "ClusterContentLibraryItem"))
-        return refs_get(srv, CATALOG_GROUP, "clustercontentlibraryitems", NULL, name);
+        return refs_get_shared(srv, CATALOG_GROUP, "clustercontentlibraryitems", NULL, name);
     return NULL;
 }
 

@@ -51,9 +51,10 @@ char *catalog_item_name(bool cluster, const char *item_uuid);
  * (CATALOG_PATH_ANNOTATION) or <data-dir>/libraries/<library uid> (g_free). */
 char *catalog_library_dir(const char *data_dir, const json_t *lib);
 /* The library an item belongs to (its owner reference of a library kind),
- * parsed, or NULL. */
+ * or NULL.  Shared (store_obj_json): read only. */
 json_t *catalog_item_library(apiserver_t *srv, const json_t *item);
-/* The item behind an image (spec.providerRef), parsed, or NULL. */
+/* The item behind an image (spec.providerRef), or NULL.  Shared
+ * (store_obj_json): read only. */
 json_t *catalog_image_item(apiserver_t *srv, const json_t *img);
 /* The disk file an image's VMs boot from, or NULL with err set (g_free). */
 char *catalog_image_disk(apiserver_t *srv, const char *data_dir, const json_t *img, err_t *err);
