@@ -19,7 +19,7 @@
 #include "util/log.h"
 
 #define WATCH_BOOKMARK_EVERY_US (30 * G_USEC_PER_SEC)
-#define WATCH_CHUNK (64 * 1024) /* bytes gathered into one chunk at most */
+#define WATCH_BLOCK (32 * 1024) /* MHD's buffer, which each read fills at most */
 
 typedef struct watch_stream {
     apiserver_t *srv;
@@ -28,8 +28,13 @@ typedef struct watch_stream {
     GPtrArray *initial;   /* current state to send first, or NULL */
     guint initial_pos;
     int64_t initial_rev;
-    GString *buf;         /* bytes ready to go out */
-    size_t off;
+    /* Events are written straight into the buffer MHD hands a read (`out`,
+     * `max`, `n` used so far); what does not fit waits in `spill`, from
+     * `spill_off`, and goes first in the next read. */
+    char *out;
+    size_t max, n;
+    GString *spill;
+    size_t spill_off;
     gint64 deadline;
     gint64 next_bookmark;
     int fd;
@@ -37,11 +42,37 @@ typedef struct watch_stream {
     bool error_sent;
 } watch_stream_t;
 
+static bool spilling(const watch_stream_t *ws)
+{
+    return ws->spill->len > ws->spill_off;
+}
+
+/* Whether this read has nothing more to take. */
+static bool read_full(const watch_stream_t *ws)
+{
+    return ws->n == ws->max || spilling(ws);
+}
+
+/* Bytes in order: into this read's buffer while there is room, then into
+ * the spill. */
+static void put(watch_stream_t *ws, const char *p, size_t len)
+{
+    size_t k = spilling(ws) ? 0 : MIN(len, ws->max - ws->n);
+    if (k > 0) {
+        memcpy(ws->out + ws->n, p, k);
+        ws->n += k;
+    }
+    if (k < len)
+        g_string_append_len(ws->spill, p + k, (gssize)(len - k));
+}
+
 static void emit_raw(watch_stream_t *ws, const char *type, const char *obj, size_t len)
 {
-    g_string_append_printf(ws->buf, "{\"type\":\"%s\",\"object\":", type);
-    g_string_append_len(ws->buf, obj, (gssize)len);
-    g_string_append(ws->buf, "}\n");
+    put(ws, "{\"type\":\"", strlen("{\"type\":\""));
+    put(ws, type, strlen(type));
+    put(ws, "\",\"object\":", strlen("\",\"object\":"));
+    put(ws, obj, len);
+    put(ws, "}\n", 2);
 }
 
 static void emit(watch_stream_t *ws, const char *type, const store_obj_t *o)
@@ -128,21 +159,21 @@ static void handle_event(watch_stream_t *ws, const store_event_t *ev)
     }
 }
 
-/* Fill ws->buf with every event that is ready (up to WATCH_CHUNK bytes), so
- * one chunk carries a burst; block only while there is nothing to send.  A
+/* Fill this read with every event that is ready (up to its buffer), so one
+ * chunk carries a burst; block only while there is nothing to send.  A
  * closed client is noticed while idle, at least once a second. */
 static void produce(watch_stream_t *ws)
 {
     err_t err = ERR_INIT;
 
-    while (!ws->done && ws->buf->len - ws->off < WATCH_CHUNK) {
+    while (!ws->done && !read_full(ws)) {
         gint64 now = g_get_monotonic_time();
-        bool have = ws->buf->len > ws->off;
+        bool have = ws->n > 0;
         store_event_t ev = {0};
         int rc;
 
         if (ws->initial) {
-            while (ws->initial_pos < ws->initial->len && ws->buf->len - ws->off < WATCH_CHUNK) {
+            while (ws->initial_pos < ws->initial->len && !read_full(ws)) {
                 store_obj_t *o = ws->initial->pdata[ws->initial_pos++];
                 if (matches(ws, o))
                     emit(ws, "ADDED", o);
@@ -184,21 +215,22 @@ static void produce(watch_stream_t *ws)
 static ssize_t watch_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     watch_stream_t *ws = cls;
-    size_t n;
 
-    if (ws->buf->len == ws->off) {
-        g_string_truncate(ws->buf, 0);
-        ws->off = 0;
+    ws->out = out;
+    ws->max = max;
+    ws->n = MIN(max, ws->spill->len - ws->spill_off);
+    if (ws->n > 0)
+        memcpy(out, ws->spill->str + ws->spill_off, ws->n);
+    ws->spill_off += ws->n;
+    if (!spilling(ws)) {
+        g_string_truncate(ws->spill, 0);
+        ws->spill_off = 0;
         produce(ws);
     }
-    n = ws->buf->len - ws->off;
-    if (n == 0)
+    ws->out = NULL;
+    if (ws->n == 0)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    if (n > max)
-        n = max;
-    memcpy(out, ws->buf->str + ws->off, n);
-    ws->off += n;
-    return (ssize_t)n;
+    return (ssize_t)ws->n;
 }
 
 static void watch_free(void *cls)
@@ -210,7 +242,7 @@ static void watch_free(void *cls)
     label_selector_free(ws->wp.labels);
     field_selector_free(ws->wp.fields);
     g_free(ws->wp.prefix);
-    g_string_free(ws->buf, TRUE);
+    g_string_free(ws->spill, TRUE);
     g_free(ws);
 }
 
@@ -223,7 +255,7 @@ void watch_serve(api_request_t *rq, api_response_t *resp, watch_params_t *wp)
 
     ws->srv = rq->srv;
     ws->wp = *wp;
-    ws->buf = g_string_sized_new(8192);
+    ws->spill = g_string_new(NULL);
     ws->deadline = g_get_monotonic_time() + (gint64)wp->timeout_s * G_USEC_PER_SEC;
     ws->next_bookmark = g_get_monotonic_time() + WATCH_BOOKMARK_EVERY_US;
     ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -242,7 +274,7 @@ void watch_serve(api_request_t *rq, api_response_t *resp, watch_params_t *wp)
         err_clear(&err);
     }
     resp->status = 200;
-    resp->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, watch_read,
+    resp->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, WATCH_BLOCK, watch_read,
                                                      ws, watch_free);
     MHD_add_response_header(resp->stream, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 }

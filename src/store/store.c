@@ -767,7 +767,7 @@ static int watch_scan(store_watch_t *w, store_event_t *ev, err_t *err)
 int store_watch_next(store_watch_t *w, store_event_t *ev, int timeout_ms, err_t *err)
 {
     store_t *st = w->st;
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    gint64 deadline = 0; /* taken when first needed: most calls find an event */
 
     for (;;) {
         int rc;
@@ -779,6 +779,8 @@ int store_watch_next(store_watch_t *w, store_event_t *ev, int timeout_ms, err_t 
         g_rw_lock_reader_unlock(&st->lock);
         if (rc != 0)
             return rc;
+        if (!deadline)
+            deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
         g_mutex_lock(&st->ev_mutex);
         if (st->ev_closing) {

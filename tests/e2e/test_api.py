@@ -307,6 +307,26 @@ def test_watch_delivers_every_event_in_order(raw, ns):
     assert [e["object"]["metadata"]["name"] for e in events] == ["ord-%d" % i for i in range(1, n + 1)]
 
 
+def test_watch_events_larger_than_a_chunk_arrive_whole(raw, ns):
+    # Objects far larger than one read's buffer (32 KiB), between small ones,
+    # all committed before the watch opens so that they go out in one burst.
+    st, a, _ = raw.request("POST", RPS % ns, rp("big-0"))
+    rv = a["metadata"]["resourceVersion"]
+    sizes = {}
+    for i in range(1, 7):
+        body = rp("big-%d" % i)
+        if i % 2:
+            sizes["big-%d" % i] = 90000 + i
+            body["metadata"]["annotations"] = {"pad": "x" * sizes["big-%d" % i]}
+        st, _, _ = raw.request("POST", RPS % ns, body)
+        assert st == 201
+    events = read_watch(raw, RPS % ns + "?watch=1&resourceVersion=" + rv, lambda e: len(e) >= 6)
+    assert [e["object"]["metadata"]["name"] for e in events] == ["big-%d" % i for i in range(1, 7)]
+    for e in events:
+        pad = e["object"]["metadata"].get("annotations", {}).get("pad", "")
+        assert len(pad) == sizes.get(e["object"]["metadata"]["name"], 0)
+
+
 def owner_ref(obj, **kw):
     r = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
          "uid": obj["metadata"]["uid"]}
