@@ -1011,23 +1011,32 @@ static void watcher_line(watcher_t *w, const char *line, size_t len, gint64 now)
     w->events++;
 }
 
+/* Lines are read where curl put them; only a line cut at the end of a
+ * piece is kept (in w->line) until the rest arrives. */
 static size_t watcher_cb(char *data, size_t size, size_t n, void *userdata)
 {
     watcher_t *w = userdata;
     gint64 now = now_us();
     size_t len = size * n;
     GString *buf = w->line;
-    const char *p, *end, *nl;
+    const char *p = data, *end = data + len, *nl;
 
-    g_string_append_len(buf, data, (gssize)len);
-    p = buf->str;
-    end = buf->str + buf->len;
+    if (buf->len > 0) {
+        if (!(nl = memchr(p, '\n', len))) {
+            g_string_append_len(buf, p, (gssize)len);
+            return len;
+        }
+        g_string_append_len(buf, p, nl - p);
+        watcher_line(w, buf->str, buf->len, now);
+        g_string_truncate(buf, 0);
+        p = nl + 1;
+    }
     while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
         if (nl > p)
             watcher_line(w, p, (size_t)(nl - p), now);
         p = nl + 1;
     }
-    g_string_erase(buf, 0, p - buf->str);
+    g_string_append_len(buf, p, end - p);
     return len;
 }
 
