@@ -178,6 +178,7 @@ struct store {
     size_t log_head;    /* index of the oldest event */
     size_t log_len;
     int64_t log_base;   /* events after this revision are in the log */
+    uint64_t log_seq;   /* events ever dropped from the log: the oldest one's number */
 
     GMutex ev_mutex;    /* guards waiters, changed, ev_closing */
     GPtrArray *waiters; /* sleeping watches (store_watch_t*), each woken on its own */
@@ -491,6 +492,7 @@ static void log_append(store_t *st, store_ev_type_t type, store_obj_t *obj,
         store_event_clear(old);
         st->log_head = (st->log_head + 1) % STORE_LOG_CAP;
         st->log_len--;
+        st->log_seq++;
     }
     slot = (st->log_head + st->log_len) % STORE_LOG_CAP;
     st->log[slot].type = type;
@@ -616,11 +618,15 @@ static gpointer store_writer_main(gpointer data)
 
 /* ---- watches ---------------------------------------------------------- */
 
+#define NEXT_UNKNOWN UINT64_MAX
+
 struct store_watch {
     store_t *st;
     char *prefix;
     size_t plen;
     int64_t cursor; /* every event with rv <= cursor has been handled */
+    uint64_t next;  /* the number of the log's first event after cursor (see
+                       log_seq); NEXT_UNKNOWN until the first scan */
     guint slot;     /* under st->ev_mutex: its index in st->waiters while listed */
     bool listed;    /* under st->ev_mutex: in st->waiters */
     GMutex mutex;   /* its own: a woken watch takes no lock that others wait on */
@@ -718,6 +724,7 @@ store_watch_t *store_watch_open(store_t *st, const char *prefix, int64_t from_re
     w->prefix = strdup(prefix);
     w->plen = strlen(prefix);
     w->cursor = from_rev;
+    w->next = NEXT_UNKNOWN;
     g_mutex_init(&w->mutex);
     g_cond_init(&w->cond);
     return w;
@@ -728,7 +735,9 @@ int64_t store_watch_revision(store_watch_t *w)
     return w->cursor;
 }
 
-/* Find the first event after the cursor that matches; caller holds lock. */
+/* Find the first event after the cursor that matches; caller holds lock.
+ * Events keep their number while they are in the log, so after its first
+ * scan a watch knows where to go on without searching. */
 static int watch_scan(store_watch_t *w, store_event_t *ev, err_t *err)
 {
     store_t *st = w->st;
@@ -740,18 +749,26 @@ static int watch_scan(store_watch_t *w, store_event_t *ev, err_t *err)
                 "are no longer kept.", (long long)w->cursor);
         return -1;
     }
-    /* Binary search for the first event with rv > cursor. */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (st->log[(st->log_head + mid) % STORE_LOG_CAP].obj->rv <= w->cursor)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (w->next != NEXT_UNKNOWN) {
+        /* Not dropped: the cursor is not older than log_base. */
+        lo = (size_t)(w->next - st->log_seq);
+    } else {
+        /* Binary search for the first event with rv > cursor. */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (st->log[(st->log_head + mid) % STORE_LOG_CAP].obj->rv <= w->cursor)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
     }
     for (; lo < st->log_len; lo++) {
         store_event_t *e = &st->log[(st->log_head + lo) % STORE_LOG_CAP];
+        if (e->obj->rv <= w->cursor)
+            continue; /* only for a watch opened at a revision still to come */
         w->cursor = e->obj->rv;
         if (strncmp(e->obj->key, w->prefix, w->plen) == 0) {
+            w->next = st->log_seq + lo + 1;
             ev->type = e->type;
             ev->obj = store_obj_ref(e->obj);
             ev->prev = store_obj_ref(e->prev);
@@ -759,6 +776,7 @@ static int watch_scan(store_watch_t *w, store_event_t *ev, err_t *err)
         }
     }
     /* Everything up to the current revision has been seen. */
+    w->next = st->log_seq + st->log_len;
     if (st->rev > w->cursor)
         w->cursor = st->rev;
     return 0;

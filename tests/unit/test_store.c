@@ -613,8 +613,13 @@ static void test_watch(void **state)
     put(st, STORE_CREATE, "core/configmaps/ns/c", obj_new("c", 1), 0);      /* 7 */
     next_event(late, STORE_EV_ADDED, "core/configmaps/ns/c", 7, 0);
     store_watch_close(late);
-    late = store_watch_open(st, "", 100, &err);
+    late = store_watch_open(st, "", 9, &err);
     assert_non_null(late);
+    no_event(late, 10);
+    put(st, STORE_CREATE, "core/configmaps/ns/d", obj_new("d", 1), 0);      /* 8 */
+    put(st, STORE_CREATE, "core/configmaps/ns/e", obj_new("e", 1), 0);      /* 9 */
+    put(st, STORE_CREATE, "core/configmaps/ns/f", obj_new("f", 1), 0);      /* 10 */
+    next_event(late, STORE_EV_ADDED, "core/configmaps/ns/f", 10, 0);
     no_event(late, 10);
     store_watch_close(late);
 
