@@ -51,6 +51,34 @@ static bool placed_here(agent_t *a, const json_t *vm)
     return g_strcmp0(json_path_str(vm, "status.host"), a->node) == 0;
 }
 
+/* Whether `o` is the version the agent's own last status write of it
+ * stored: the reconcile that wrote it had seen everything before it, and
+ * whatever changes after it comes with an event of its own. */
+static bool own_version(agent_t *a, const store_obj_t *o)
+{
+    gint64 *rv;
+    bool own;
+
+    g_mutex_lock(&a->lock);
+    rv = g_hash_table_lookup(a->own_rv, o->key);
+    own = rv && *rv == o->rv;
+    g_mutex_unlock(&a->lock);
+    return own;
+}
+
+static void own_version_note(agent_t *a, const char *key, const store_obj_t *r, bool written)
+{
+    g_mutex_lock(&a->lock);
+    if (written) {
+        gint64 *rv = g_new(gint64, 1);
+        *rv = r->rv;
+        g_hash_table_replace(a->own_rv, g_strdup(key), rv);
+    } else {
+        g_hash_table_remove(a->own_rv, key);
+    }
+    g_mutex_unlock(&a->lock);
+}
+
 /* Note a VM's uid (which never changes, so its text is parsed only the
  * first time its key is seen) and queue it when it is placed here.  Most
  * VM changes concern other hosts or nothing the agent does; a look at the
@@ -66,6 +94,7 @@ static void follow_observe(agent_t *a, store_obj_t *o, bool gone)
         if (uid)
             g_hash_table_remove(a->uid_key, uid);
         g_hash_table_remove(a->key_uid, o->key);
+        g_hash_table_remove(a->own_rv, o->key);
     }
     known = g_hash_table_contains(a->key_uid, o->key);
     g_mutex_unlock(&a->lock);
@@ -85,7 +114,7 @@ static void follow_observe(agent_t *a, store_obj_t *o, bool gone)
     if (g_strstr_len(o->json, (gssize)o->len, a->host_mark)) {
         if (!vm)
             vm = store_obj_json(o);
-        if (placed_here(a, vm))
+        if (placed_here(a, vm) && !own_version(a, o))
             queue_add(a->q, o->key);
     }
     json_decref((json_t *)vm);
@@ -945,7 +974,9 @@ fail_status:
     rc = -1;
 write : {
     err_t werr = ERR_INIT;
-    store_obj_t *r = ctl_status_update(a->srv, a->vm_res, ns, name, set, conds, &werr);
+    bool written = false;
+    store_obj_t *r = ctl_status_write(a->srv, a->vm_res, ns, name, set, conds, &written, &werr);
+    own_version_note(a, key, r, written);
     if (!r && werr.code != ERR_NOT_FOUND) {
         log_warn("agent: cannot update the status of %s: %s", key, werr.msg);
         rc = -1;
@@ -1082,6 +1113,7 @@ agent_t *agent_start(apiserver_t *srv, const agent_opts_t *o, err_t *err)
     a->uid_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     a->key_uid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     a->soft_since = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    a->own_rv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     a->ev = event_recorder_new(srv, "vmsvc-agent");
 
     if (!(a->hv = hv_open(o->hv_ops, &ho, err)))
@@ -1122,6 +1154,7 @@ void agent_stop(agent_t *a)
     g_hash_table_unref(a->uid_key);
     g_hash_table_unref(a->key_uid);
     g_hash_table_unref(a->soft_since);
+    g_hash_table_unref(a->own_rv);
     g_mutex_clear(&a->lock);
     g_free(a->data_dir);
     g_free(a->node);

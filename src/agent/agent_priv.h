@@ -27,6 +27,8 @@ struct agent {
     GHashTable *key_uid;    /* store key -> VM uid: the same pairs */
     char *host_mark;        /* "host":"<node>", as a VM placed here reads */
     GHashTable *soft_since; /* key -> gint64* monotonic time of a soft power-off request */
+    GHashTable *own_rv;     /* key -> gint64*: the version of the VM the agent's own last
+                               status write stored, whose event needs no look */
     struct agent_net *net;  /* bridges and packet rules: net.c */
     struct probe_sched *probes; /* readiness probes: probe.c, ready.c */
 };

@@ -373,6 +373,7 @@ store_obj_t *obj_update(apiserver_t *srv, const resource_t *res, const char *ns,
                         !is_core(res, "namespaces");
             result = store_write(srv->store, gone ? STORE_DELETE : STORE_UPDATE, key, next,
                                  cur->rv, err);
+            o->written = result != NULL;
         }
         json_decref(curj);
         store_obj_unref(cur);

@@ -21,6 +21,8 @@ typedef struct obj_opts {
     const char *propagation;   /* Background (default), Foreground, Orphan */
     const char *precond_uid;   /* delete preconditions, or NULL */
     const char *precond_rv;
+    bool written;              /* out: obj_update stored a new version (false when
+                                  nothing changed) */
 } obj_opts_t;
 
 /* Produce the desired object from the current one (borrowed).  Return a new

@@ -171,13 +171,23 @@ static json_t *mutate_status(const json_t *cur, void *ctx, err_t *err)
     return next;
 }
 
+store_obj_t *ctl_status_write(apiserver_t *srv, const resource_t *res, const char *ns,
+                              const char *name, const json_t *set, const json_t *conds,
+                              bool *written, err_t *err)
+{
+    status_edit_t e = {.set = set, .conds = conds};
+    obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
+    store_obj_t *r = obj_update(srv, res, ns, name, "status", mutate_status, &e, &o, err);
+    *written = o.written;
+    return r;
+}
+
 store_obj_t *ctl_status_update(apiserver_t *srv, const resource_t *res, const char *ns,
                                const char *name, const json_t *set, const json_t *conds,
                                err_t *err)
 {
-    status_edit_t e = {.set = set, .conds = conds};
-    obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
-    return obj_update(srv, res, ns, name, "status", mutate_status, &e, &o, err);
+    bool written;
+    return ctl_status_write(srv, res, ns, name, set, conds, &written, err);
 }
 
 store_obj_t *ctl_status_default(apiserver_t *srv, const resource_t *res, const char *ns,

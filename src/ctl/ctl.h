@@ -29,6 +29,11 @@ void ctl_stop(ctl_t *c);
 store_obj_t *ctl_status_update(apiserver_t *srv, const resource_t *res, const char *ns,
                                const char *name, const json_t *set, const json_t *conds,
                                err_t *err);
+/* The same; *written says whether a new version was stored (not when
+ * nothing changed, when the version returned may be someone else's). */
+store_obj_t *ctl_status_write(apiserver_t *srv, const resource_t *res, const char *ns,
+                              const char *name, const json_t *set, const json_t *conds,
+                              bool *written, err_t *err);
 /* Conditions that hold only until someone sets better ones: each of `conds`
  * is set only while the object has no condition of its type, judged on the
  * object as it is at each attempt (never on an older copy, which a retry
