@@ -536,6 +536,13 @@ static void batch_run(store_t *st, store_req_t *batch)
                     "The store could not commit the write: %s", err.msg);
         }
     } else if (muts->len > 0) {
+        /* The written object is its version's text parsed: the readers that
+         * follow every change need not parse it again.  Nothing changes it
+         * any more (store_write took it), and no reader sees the version
+         * before it is indexed below, so this needs no store lock. */
+        for (r = batch; r; r = r->next)
+            if (r->result && r->op != STORE_DELETE)
+                obj_keep_parse(r->result, r->obj);
         g_rw_lock_writer_lock(&st->lock);
         for (r = batch; r; r = r->next) {
             if (!r->result)
@@ -546,10 +553,6 @@ static void batch_run(store_t *st, store_req_t *batch)
                 index_remove(st, r->key);
                 log_append(st, STORE_EV_DELETED, r->result, r->prev);
             } else {
-                /* The written object is this version's text parsed: the
-                 * readers that follow every change need not parse it again.
-                 * Nothing changes it any more (store_write took it). */
-                obj_keep_parse(r->result, r->obj);
                 index_put(st, store_obj_ref(r->result));
                 log_append(st, r->prev ? STORE_EV_MODIFIED : STORE_EV_ADDED,
                            r->result, r->prev);
