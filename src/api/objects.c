@@ -274,6 +274,7 @@ store_obj_t *obj_update(apiserver_t *srv, const resource_t *res, const char *ns,
     char *key = meta_key(res, ns, name);
     store_obj_t *result = NULL;
 
+    o->written = false;
     for (int attempt = 0; attempt < OBJ_UPDATE_RETRIES; attempt++) {
         store_obj_t *cur = store_get(srv->store, key);
         json_t *curj, *next;
