@@ -603,11 +603,17 @@ static bool status_half_started(const char *path)
     return half;
 }
 
+/* The pid file libvirt keeps in `run_dir` for a running domain (g_free). */
+static char *pid_file_path(const char *run_dir, const char *name)
+{
+    return g_strconcat(run_dir, "/", name, ".pid", NULL);
+}
+
 /* A QEMU process of ours, by its pid file, or 0. */
 static pid_t qemu_pid_from_file(const char *pidfile)
 {
     err_t err = ERR_INIT;
-    char *text = fs_read_all(pidfile, 64, NULL, &err), *cmd = NULL, *path;
+    char *text = fs_read_all(pidfile, PID_FILE_MAX, NULL, &err), *cmd = NULL, *path;
     long pid = text ? strtol(text, NULL, 10) : 0;
     gsize len = 0;
     bool qemu = false;
@@ -646,7 +652,7 @@ static void recover_interrupted_starts(const char *run_dir)
             continue;
         }
         name = g_strndup(n, strlen(n) - 4);
-        pidfile = g_strconcat(run_dir, "/", name, ".pid", NULL);
+        pidfile = pid_file_path(run_dir, name);
         log_warn("hv: domain %s was left half-started by an earlier run; stopping it", name);
         if ((pid = qemu_pid_from_file(pidfile)) > 0) {
             kill(pid, SIGKILL);
@@ -959,7 +965,7 @@ static int start_domain(lv_t *l, virDomainPtr dom, const char *name)
 
     /* It runs: its pid file is there, with no second lookup of the domain. */
     if (r == 0 && l->guest_nice && l->run_dir) {
-        char *pidfile = g_strdup_printf("%s/%s.pid", l->run_dir, name);
+        char *pidfile = pid_file_path(l->run_dir, name);
         pid_t pid = qemu_pid_from_file(pidfile);
         if (pid > 0 && renice_process(pid, l->guest_nice) < 0)
             log_warn("hv: cannot set nice %d on domain %s's QEMU (pid %d): %s", l->guest_nice,
@@ -1233,8 +1239,8 @@ static int lv_pid(void *h, const char *name)
 {
     lv_t *l = h;
     virDomainPtr dom;
-    char *path, *text;
-    int pid = 0;
+    char *path;
+    pid_t pid;
     bool running;
 
     if (!l->run_dir || strchr(name, '/'))
@@ -1249,17 +1255,10 @@ static int lv_pid(void *h, const char *name)
     virDomainFree(dom);
     if (!running)
         return 0;
-    path = g_strdup_printf("%s/%s.pid", l->run_dir, name);
-    text = fs_read_all(path, PID_FILE_MAX, NULL, NULL);
-    if (text) {
-        char *end;
-        long v = strtol(text, &end, 10);
-        if (end != text && v > 0 && v <= INT32_MAX && kill((pid_t)v, 0) == 0)
-            pid = (int)v;
-    }
-    g_free(text);
+    path = pid_file_path(l->run_dir, name);
+    pid = qemu_pid_from_file(path);
     g_free(path);
-    return pid;
+    return (int)pid;
 }
 
 /* The targets of a domain's disks, from its live XML (freed by caller). */
