@@ -961,7 +961,7 @@ static void watcher_line(watcher_t *w, const char *line, size_t len, gint64 now)
         !(md = memmem(line, len, "\"metadata\":{", strlen("\"metadata\":{"))) ||
         !scan_string(md, end, "\"name\":\"", name, sizeof(name)) ||
         !scan_string(md, end, "\"resourceVersion\":\"", rvs, sizeof(rvs))) {
-        watcher_problem(w, g_strdup_printf("unexpected line: %.200s", line));
+        watcher_problem(w, g_strdup_printf("unexpected line: %.*s", (int)MIN(len, 200), line));
         return;
     }
     if (w->id == 0) {
@@ -970,7 +970,7 @@ static void watcher_line(watcher_t *w, const char *line, size_t len, gint64 now)
         json_unpack(ev, "{s:s,s:{s:{s:s,s:s}}}", "type", &jt, "object", "metadata", "name",
                     &jn, "resourceVersion", &jrv);
         if (!jt || !jn || !jrv || strcmp(jt, type) || strcmp(jn, name) || strcmp(jrv, rvs))
-            watcher_problem(w, g_strdup_printf("line scanned wrongly: %.200s", line));
+            watcher_problem(w, g_strdup_printf("line scanned wrongly: %.*s", (int)MIN(len, 200), line));
         json_decref(ev);
     }
     rv = g_ascii_strtoll(rvs, NULL, 10);
@@ -981,7 +981,7 @@ static void watcher_line(watcher_t *w, const char *line, size_t len, gint64 now)
     }
     w->last_rv = rv;
     if (strcmp(type, "ADDED") && strcmp(type, "MODIFIED") && strcmp(type, "DELETED")) {
-        watcher_problem(w, g_strdup_printf("%s event: %.200s", type, line));
+        watcher_problem(w, g_strdup_printf("%s event: %.*s", type, (int)MIN(len, 200), line));
         return;
     }
     if (w->fence_seen)
