@@ -14,9 +14,13 @@ to its baseline in the same run:
      PoweredOn; against the same number of domains started straight through
      libvirt at the same pace, each in its own thread;
   3. the control plane alone (--hypervisor fake): --fake-vms creates over
-     --conns connections (asyncio, one process) while another process
-     (this script with `watch`) timestamps PoweredOn on a watch; against the
-     create request's own latency;
+     N connections (asyncio, one process), each sending its next create as
+     soon as the previous one is answered, while another process (this
+     script with `watch`) timestamps PoweredOn on a watch; against the
+     create request's own latency.  One run, on a fresh server, for each N
+     in --conns: 1 is one client at the API's own pace; 64 floods it, so
+     that creates are accepted faster than the controllers and the agent
+     finish VMs and the figure shows the queue that builds up;
   4. the server's VmRSS/VmHWM with 0 and with --rss-vms running VMs.
 
 Times are CLOCK_MONOTONIC (time.monotonic), comparable across processes.
@@ -831,8 +835,8 @@ async def _creator(api, ns, names, nconns):
     return out
 
 
-def fig_fake(vmsvc, image, args):
-    srv = Server(vmsvc, args.tmp, "f", ["--hypervisor", "fake", "--log-level", "debug"]
+def fig_fake(vmsvc, image, args, conns):
+    srv = Server(vmsvc, args.tmp, "f%d" % conns, ["--hypervisor", "fake", "--log-level", "debug"]
                  + args.server_args.split()).start()
     perf = None
     try:
@@ -852,12 +856,12 @@ def fig_fake(vmsvc, image, args):
         if os.environ.get("BENCH_PERF"):
             # System-wide: the server and the processes it spawns.
             perf = subprocess.Popen(["perf", "record", "-a", "-g", "-q", "-o",
-                                     os.path.join(args.tmp, "fake.perf.data")],
+                                     os.path.join(args.tmp, "fake%d.perf.data" % conns)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             note_pid(args.tmp, perf.pid)
             time.sleep(1)
         t_start = now()
-        res = asyncio.run(_creator(srv.api, ns, names, args.conns))
+        res = asyncio.run(_creator(srv.api, ns, names, conns))
         t_end = now()
         bad = [x for x in res.values() if x[2] != 201]
         if bad or len(res) != n:
@@ -867,7 +871,7 @@ def fig_fake(vmsvc, image, args):
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait(120)
-            log("perf data in %s" % os.path.join(args.tmp, "fake.perf.data"))
+            log("perf data in %s" % os.path.join(args.tmp, "fake%d.perf.data" % conns))
         on, placed, uids, events = {}, {}, {}, 0
         for line in out.splitlines():
             f = line.split()
@@ -882,7 +886,7 @@ def fig_fake(vmsvc, image, args):
         last_on = max(on.values())
         rate = n / (t_end - t_start)
         log("fake: %d creates in %.2f s (%.0f/s) over %d connections; all PoweredOn %.2f s "
-            "after the first create; %d watch events" % (n, t_end - t_start, rate, args.conns,
+            "after the first create; %d watch events" % (n, t_end - t_start, rate, conns,
                                                           last_on - t_start, events))
         hwm = srv.status()
         stages = breakdown(srv.log_path, [(res[x][0], placed.get(x), on[x], uids[x])
@@ -915,6 +919,13 @@ def main_run(args):
     failed = False
     srv = raw = None
     figures = set(args.only.split(",")) if args.only else {"single", "rss", "burst", "fake"}
+    try:
+        fake_conns = [int(x) for x in args.conns.split(",")]
+    except ValueError:
+        fake_conns = []
+    if not fake_conns or min(fake_conns) < 1:
+        log("--conns wants positive numbers separated by commas, not %r" % args.conns)
+        return 2
     try:
         if figures & {"single", "rss", "burst"}:
             # Short directory names: libvirt's UNIX socket paths under the root
@@ -964,17 +975,18 @@ def main_run(args):
             srv.stop()
             raw.close()
             srv = raw = None
-        if "fake" in figures:
-            create_ms, on_ms, rate, all_on, st, stages = fig_fake(vmsvc, image, args)
+        for conns in (fake_conns if "fake" in figures else []):
+            create_ms, on_ms, rate, all_on, st, stages = fig_fake(vmsvc, image, args, conns)
             for p, target in ((50, 50), (99, 250)):
                 a, b = pct(on_ms, p), pct(create_ms, p)
-                rows.append(("fake hv, %d VMs: create -> PoweredOn p%d" % (args.fake_vms, p),
+                rows.append(("fake hv, %d VMs over %d conn%s: create -> PoweredOn p%d"
+                             % (args.fake_vms, conns, "" if conns == 1 else "s", p),
                              fmt_ms(a), "<= %d ms" % target, fmt_ms(b) + " (create)",
                              "%.1fx" % (a / b), a <= target))
             notes.append("fake: %.0f creates/s over %d connections; last VM PoweredOn %.1f s "
                          "after the first create; create p50 %.1f ms p99 %.1f ms; PoweredOn max "
                          "%.0f ms; server VmHWM %d KiB" % (
-                             rate, args.conns, all_on, pct(create_ms, 50), pct(create_ms, 99),
+                             rate, conns, all_on, pct(create_ms, 50), pct(create_ms, 99),
                              max(on_ms), st["VmHWM"]))
             notes.append("fake: " + stages)
     except Exception as e:  # noqa: BLE001
@@ -1023,8 +1035,9 @@ def main():
                    help="figure 2 seconds between creates (default 0.1)")
     r.add_argument("--rss-vms", type=int, default=20, help="figure 4 VMs (default 20)")
     r.add_argument("--fake-vms", type=int, default=1000, help="figure 3 VMs (default 1000)")
-    r.add_argument("--conns", type=int, default=64,
-                   help="figure 3 concurrent connections (default 64)")
+    r.add_argument("--conns", default="1,64",
+                   help="figure 3: comma-separated numbers of concurrent connections, one "
+                        "run (and server) each (default 1,64)")
     r.add_argument("--settle", type=float, default=1.0,
                    help="seconds of quiet between steps (default 1)")
     r.add_argument("--only", help="comma-separated subset of single,rss,burst,fake")
