@@ -800,6 +800,10 @@ int store_watch_next(store_watch_t *w, store_event_t *ev, int timeout_ms, err_t 
         g_rw_lock_reader_unlock(&st->lock);
         if (rc != 0)
             return rc;
+        /* Nothing to wait for: no trip through the waiters' lock, which a
+         * thousand watches ending their reads would otherwise queue on. */
+        if (timeout_ms <= 0)
+            return 0;
         if (!deadline)
             deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 

@@ -133,9 +133,9 @@ typedef struct store_watch store_watch_t;
  * events after from_rev are no longer kept. */
 store_watch_t *store_watch_open(store_t *st, const char *prefix, int64_t from_rev,
                                 err_t *err);
-/* Waits up to timeout_ms for the next event.  1: *ev filled (release with
- * store_event_clear); 0: timeout; -1: the watch fell too far behind
- * (ERR_GONE) or the store is closing. */
+/* Waits up to timeout_ms for the next event (0: only looks).  1: *ev filled
+ * (release with store_event_clear); 0: timeout; -1: the watch fell too far
+ * behind (ERR_GONE) or the store is closing. */
 int store_watch_next(store_watch_t *w, store_event_t *ev, int timeout_ms, err_t *err);
 /* The revision up to which this watch has seen everything. */
 int64_t store_watch_revision(store_watch_t *w);

@@ -588,6 +588,22 @@ static void test_watch(void **state)
     next_event(cms, STORE_EV_ADDED, "core/configmaps/ns/b", 4, 0);
     next_event(cms, STORE_EV_DELETED, "core/configmaps/ns/a", 5, 3);
     {
+        /* timeout 0 only looks: what is there comes, nothing else waits */
+        store_watch_t *w = store_watch_open(st, "core/secrets/", 0, &err);
+        gint64 t0 = g_get_monotonic_time();
+        assert_int_equal(store_watch_next(w, &ev, 0, &err), 1);
+        assert_int_equal(spec_value(ev.obj), 1);
+        store_event_clear(&ev);
+        assert_int_equal(store_watch_next(w, &ev, 0, &err), 1);
+        assert_int_equal(spec_value(ev.obj), 2);
+        store_event_clear(&ev);
+        assert_int_equal(store_watch_next(w, &ev, 0, &err), 0);
+        assert_false(err_is_set(&err));
+        assert_int_equal(store_watch_revision(w), 6);
+        assert_true(g_get_monotonic_time() - t0 < 500 * 1000);
+        store_watch_close(w);
+    }
+    {
         /* a deletion carries the final state */
         store_watch_t *w = store_watch_open(st, "core/configmaps/ns/a", 4, &err);
         assert_int_equal(store_watch_next(w, &ev, 1000, &err), 1);
