@@ -68,22 +68,65 @@ void ctl_more(ctl_t *c)
     c->more = true;
 }
 
-GPtrArray *ctl_take_keys_max(GHashTable *set, guint max)
+GPtrArray *ctl_take_keys(GHashTable *set)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *out = g_ptr_array_new_full(g_hash_table_size(set), g_free);
     GHashTableIter it;
     gpointer k;
     g_hash_table_iter_init(&it, set);
-    while (out->len < max && g_hash_table_iter_next(&it, &k, NULL)) {
+    while (g_hash_table_iter_next(&it, &k, NULL)) {
         g_ptr_array_add(out, k);
         g_hash_table_iter_steal(&it);
     }
     return out;
 }
 
-GPtrArray *ctl_take_keys(GHashTable *set)
+struct ctl_keys {
+    GHashTable *waiting; /* the keys in `order`, which owns them */
+    GQueue order;        /* char*, oldest first */
+};
+
+ctl_keys_t *ctl_keys_new(void)
 {
-    return ctl_take_keys_max(set, G_MAXUINT);
+    ctl_keys_t *k = g_new0(ctl_keys_t, 1);
+    k->waiting = g_hash_table_new(g_str_hash, g_str_equal);
+    g_queue_init(&k->order);
+    return k;
+}
+
+void ctl_keys_free(ctl_keys_t *k)
+{
+    if (!k)
+        return;
+    g_hash_table_unref(k->waiting);
+    g_queue_clear_full(&k->order, g_free);
+    g_free(k);
+}
+
+void ctl_keys_add(ctl_keys_t *k, const char *key)
+{
+    char *copy;
+    if (g_hash_table_contains(k->waiting, key))
+        return;
+    copy = g_strdup(key);
+    g_hash_table_add(k->waiting, copy);
+    g_queue_push_tail(&k->order, copy);
+}
+
+guint ctl_keys_len(const ctl_keys_t *k)
+{
+    return k->order.length;
+}
+
+GPtrArray *ctl_keys_take(ctl_keys_t *k, guint max)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    char *key;
+    while (out->len < max && (key = g_queue_pop_head(&k->order))) {
+        g_hash_table_remove(k->waiting, key);
+        g_ptr_array_add(out, key);
+    }
+    return out;
 }
 
 bool ctl_status_only(const store_event_t *ev, const char *cond_type)

@@ -36,8 +36,18 @@ void ctl_more(ctl_t *c);
 /* Empty a set of keys (a GHashTable that owns them) into an array the
  * caller frees, so that handling them may add keys again. */
 GPtrArray *ctl_take_keys(GHashTable *set);
-/* The same, at most `max` of them. */
-GPtrArray *ctl_take_keys_max(GHashTable *set, guint max);
+
+/* Keys waiting to be looked at, handed out oldest first, for a controller
+ * that takes them a burst at a time: under a backlog, VMs are handled in
+ * the order they came and none waits behind later ones.  A key added again
+ * while it waits keeps its place. */
+typedef struct ctl_keys ctl_keys_t;
+ctl_keys_t *ctl_keys_new(void);
+void ctl_keys_free(ctl_keys_t *k);
+void ctl_keys_add(ctl_keys_t *k, const char *key);
+guint ctl_keys_len(const ctl_keys_t *k);
+/* Up to `max` keys, oldest first, into an array the caller frees. */
+GPtrArray *ctl_keys_take(ctl_keys_t *k, guint max);
 
 /* Whether a controller that writes condition `cond_type` can pass over a
  * change: a MODIFIED event with the same generation (spec), labels and

@@ -95,7 +95,7 @@ typedef struct netifctl {
     GHashTable *pools;      /* network uid -> pool_rec_t */
     GHashTable *allocs;     /* netif key -> alloc_t */
     GHashTable *macs;       /* mac -> netif key (borrowed from allocs) */
-    GHashTable *dirty_vms;  /* VM keys */
+    ctl_keys_t *dirty_vms;  /* VM keys, oldest first */
     GHashTable *dirty_nets; /* network uids */
     GHashTable *waiting;    /* VM keys whose interfaces are not all allocated */
     GPtrArray *inflight;    /* nif_make_t of this burst, not yet recorded (borrowed) */
@@ -264,7 +264,7 @@ static void forget_netif(netifctl_t *n, const char *key)
         g_hash_table_remove(n->macs, a->mac);
     g_hash_table_add(n->dirty_nets, g_strdup(a->uid));
     if (a->vm_key)
-        g_hash_table_add(n->dirty_vms, g_strdup(a->vm_key));
+        ctl_keys_add(n->dirty_vms, a->vm_key);
     g_hash_table_remove(n->allocs, key);
     /* A freed address may be what a waiting VM needs. */
     {
@@ -272,7 +272,7 @@ static void forget_netif(netifctl_t *n, const char *key)
         gpointer k;
         g_hash_table_iter_init(&it, n->waiting);
         while (g_hash_table_iter_next(&it, &k, NULL))
-            g_hash_table_add(n->dirty_vms, g_strdup(k));
+            ctl_keys_add(n->dirty_vms, k);
     }
 }
 
@@ -294,7 +294,7 @@ static void dirty_all_vms(ctl_t *c)
     netifctl_t *n = c->state;
     GPtrArray *all = store_list(c->srv->store, VM_PREFIX, NULL, 0, NULL, NULL);
     for (guint i = 0; i < all->len; i++)
-        g_hash_table_add(n->dirty_vms, g_strdup(((store_obj_t *)all->pdata[i])->key));
+        ctl_keys_add(n->dirty_vms, ((store_obj_t *)all->pdata[i])->key);
     g_ptr_array_unref(all);
 }
 
@@ -337,7 +337,7 @@ static void netif_event(ctl_t *c, const store_event_t *ev)
         if (ctl_status_only(ev, NET_COND))
             return;
         if (ev->type != STORE_EV_DELETED)
-            g_hash_table_add(n->dirty_vms, g_strdup(key));
+            ctl_keys_add(n->dirty_vms, key);
         else
             g_hash_table_remove(n->waiting, key);
     } else if (g_str_has_prefix(key, NETREFS_NETIF_PREFIX)) {
@@ -770,7 +770,7 @@ static void vm_finish(netifctl_t *n, vm_job_t *j)
 static void vms_process(ctl_t *c)
 {
     netifctl_t *n = c->state;
-    GPtrArray *keys = ctl_take_keys_max(n->dirty_vms, NETIF_BURST_MAX);
+    GPtrArray *keys = ctl_keys_take(n->dirty_vms, NETIF_BURST_MAX);
     GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
 
     for (guint i = 0; i < keys->len; i++) {
@@ -864,7 +864,7 @@ static void netif_idle(ctl_t *c)
     for (guint i = 0; i < keys->len; i++)
         net_process(c, keys->pdata[i]);
     g_ptr_array_unref(keys);
-    if (g_hash_table_size(n->dirty_vms) > 0 || g_hash_table_size(n->dirty_nets) > 0)
+    if (ctl_keys_len(n->dirty_vms) > 0 || g_hash_table_size(n->dirty_nets) > 0)
         ctl_more(c);
 }
 
@@ -878,7 +878,7 @@ static void netif_free(ctl_t *c)
     g_hash_table_unref(n->macs);
     g_hash_table_unref(n->allocs);
     g_hash_table_unref(n->pools);
-    g_hash_table_unref(n->dirty_vms);
+    ctl_keys_free(n->dirty_vms);
     g_hash_table_unref(n->dirty_nets);
     g_hash_table_unref(n->waiting);
     g_free(n);
@@ -904,7 +904,7 @@ ctl_t *ctl_netif_start(apiserver_t *srv)
     n->pools = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pool_rec_free);
     n->allocs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)alloc_free);
     n->macs = g_hash_table_new(g_str_hash, g_str_equal);
-    n->dirty_vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    n->dirty_vms = ctl_keys_new();
     n->dirty_nets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     n->waiting = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     n->inflight = g_ptr_array_new();

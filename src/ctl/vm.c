@@ -41,7 +41,7 @@ typedef struct placed {
 typedef struct vmctl {
     event_recorder_t *ev;
     const resource_t *vm_res;
-    GHashTable *dirty;    /* VM keys to look at */
+    ctl_keys_t *dirty;    /* VM keys to look at, oldest first */
     GHashTable *pending;  /* VM keys not placed yet */
     GHashTable *placed;   /* VM key -> placed_t*: what placed VMs reserve */
     burst_t *writes;      /* status writes of a burst, in parallel */
@@ -110,7 +110,7 @@ static void retry_pending(vmctl_t *v)
     gpointer k;
     g_hash_table_iter_init(&it, v->pending);
     while (g_hash_table_iter_next(&it, &k, NULL))
-        g_hash_table_add(v->dirty, g_strdup(k));
+        ctl_keys_add(v->dirty, k);
 }
 
 static void vm_event(ctl_t *c, const store_event_t *ev)
@@ -129,7 +129,7 @@ static void vm_event(ctl_t *c, const store_event_t *ev)
          * own, the network's, the agent's): nothing here to decide again. */
         if (ctl_status_only(ev, "VirtualMachineClassReady"))
             return;
-        g_hash_table_add(v->dirty, g_strdup(key));
+        ctl_keys_add(v->dirty, key);
         return;
     }
     /* A class, image, storage class or node changed: waiting VMs may go on. */
@@ -151,7 +151,7 @@ static void vm_resync(ctl_t *c)
         json_t *vm = store_obj_json(o); /* shared: read only */
         note_placed(c, o->key, vm);
         json_decref(vm);
-        g_hash_table_add(v->dirty, g_strdup(o->key));
+        ctl_keys_add(v->dirty, o->key);
     }
     g_ptr_array_unref(all);
 }
@@ -458,7 +458,7 @@ static void vm_finish(ctl_t *c, vm_job_t *j)
 static void vm_idle(ctl_t *c)
 {
     vmctl_t *v = c->state;
-    GPtrArray *keys = ctl_take_keys_max(v->dirty, VM_BURST_MAX);
+    GPtrArray *keys = ctl_keys_take(v->dirty, VM_BURST_MAX);
     GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify)vm_job_free);
 
     for (guint i = 0; i < keys->len; i++) {
@@ -472,7 +472,7 @@ static void vm_idle(ctl_t *c)
     g_ptr_array_unref(jobs);
     g_ptr_array_unref(keys);
     /* Placing may have freed or taken room and made more keys dirty. */
-    if (g_hash_table_size(v->dirty) > 0)
+    if (ctl_keys_len(v->dirty) > 0)
         ctl_more(c);
 }
 
@@ -481,7 +481,7 @@ static void vm_free(ctl_t *c)
     vmctl_t *v = c->state;
     burst_free(v->writes);
     event_recorder_free(v->ev);
-    g_hash_table_unref(v->dirty);
+    ctl_keys_free(v->dirty);
     g_hash_table_unref(v->pending);
     g_hash_table_unref(v->placed);
     g_free(v);
@@ -502,7 +502,7 @@ ctl_t *ctl_vm_start(apiserver_t *srv)
     vmctl_t *v = g_new0(vmctl_t, 1);
     v->ev = event_recorder_new(srv, "vmsvc-controller");
     v->vm_res = registry_find(srv->reg, "vmoperator.vmware.com", "v1alpha2", "virtualmachines");
-    v->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    v->dirty = ctl_keys_new();
     v->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     v->placed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)placed_free);
     v->writes = burst_new(VM_WRITERS, vm_write_item);

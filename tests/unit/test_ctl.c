@@ -61,39 +61,69 @@ static void test_status_only(void **state)
     assert_false(passes(STORE_EV_DELETED, vm(1, NULL, false, true), vm(1, NULL, false, true)));
 }
 
-static void test_take_keys_max(void **state)
+static void test_take_keys(void **state)
 {
     GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    GPtrArray *batches[4];
+    GPtrArray *all;
 
     for (int i = 0; i < 10; i++)
         g_hash_table_add(set, g_strdup_printf("k%d", i));
-    batches[0] = ctl_take_keys_max(set, 4);
-    batches[1] = ctl_take_keys_max(set, 4);
-    batches[2] = ctl_take_keys_max(set, 4);
-    batches[3] = ctl_take_keys(set);
-    assert_int_equal(batches[0]->len, 4);
-    assert_int_equal(batches[1]->len, 4);
-    assert_int_equal(batches[2]->len, 2);
-    assert_int_equal(batches[3]->len, 0);
+    all = ctl_take_keys(set);
+    assert_int_equal(all->len, 10);
     assert_int_equal(g_hash_table_size(set), 0);
-    /* every key once */
-    for (int b = 0; b < 3; b++)
-        for (guint i = 0; i < batches[b]->len; i++)
-            assert_true(g_hash_table_add(seen, batches[b]->pdata[i]));
-    assert_int_equal(g_hash_table_size(seen), 10);
+    /* every key once, and the array owns them now */
+    for (guint i = 0; i < all->len; i++)
+        assert_true(g_hash_table_add(seen, all->pdata[i]));
     g_hash_table_unref(seen);
-    for (int b = 0; b < 4; b++)
-        g_ptr_array_unref(batches[b]);
+    g_ptr_array_unref(all);
     g_hash_table_unref(set);
+}
+
+/* Take up to `max` keys and check them, in order, against `want`
+ * (space-separated; "" for none). */
+static void take_expect(ctl_keys_t *k, guint max, const char *want)
+{
+    GPtrArray *b = ctl_keys_take(k, max);
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < b->len; i++)
+        g_string_append_printf(s, "%s%s", i ? " " : "", (char *)b->pdata[i]);
+    assert_string_equal(s->str, want);
+    g_string_free(s, TRUE);
+    g_ptr_array_unref(b);
+}
+
+static void test_keys_oldest_first(void **state)
+{
+    ctl_keys_t *k = ctl_keys_new();
+
+    for (int i = 0; i < 10; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "k%d", i);
+        ctl_keys_add(k, key);
+    }
+    ctl_keys_add(k, "k3"); /* again while waiting: keeps its place */
+    assert_int_equal(ctl_keys_len(k), 10);
+    take_expect(k, 4, "k0 k1 k2 k3");
+
+    ctl_keys_add(k, "k0"); /* taken, so new again: at the end */
+    ctl_keys_add(k, "a");
+    assert_int_equal(ctl_keys_len(k), 8);
+    take_expect(k, 100, "k4 k5 k6 k7 k8 k9 k0 a");
+
+    assert_int_equal(ctl_keys_len(k), 0);
+    take_expect(k, 4, "");
+    ctl_keys_add(k, "left"); /* freed with the set */
+    ctl_keys_free(k);
+    ctl_keys_free(NULL);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_only),
-        cmocka_unit_test(test_take_keys_max),
+        cmocka_unit_test(test_take_keys),
+        cmocka_unit_test(test_keys_oldest_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
