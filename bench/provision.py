@@ -920,13 +920,6 @@ def main_run(args):
     srv = raw = None
     figures = set(args.only.split(",")) if args.only else {"single", "rss", "burst", "fake"}
     try:
-        fake_conns = [int(x) for x in args.conns.split(",")]
-    except ValueError:
-        fake_conns = []
-    if not fake_conns or min(fake_conns) < 1:
-        log("--conns wants positive numbers separated by commas, not %r" % args.conns)
-        return 2
-    try:
         if figures & {"single", "rss", "burst"}:
             # Short directory names: libvirt's UNIX socket paths under the root
             # (e.g. lib/qemu/channel/target/domain-N-NAME/...) must fit in 108 bytes.
@@ -975,7 +968,7 @@ def main_run(args):
             srv.stop()
             raw.close()
             srv = raw = None
-        for conns in (fake_conns if "fake" in figures else []):
+        for conns in (args.conns if "fake" in figures else []):
             create_ms, on_ms, rate, all_on, st, stages = fig_fake(vmsvc, image, args, conns)
             for p, target in ((50, 50), (99, 250)):
                 a, b = pct(on_ms, p), pct(create_ms, p)
@@ -1022,6 +1015,19 @@ def main_run(args):
     return 1 if failed else 0
 
 
+def conns_list(text):
+    """--conns: positive numbers separated by commas, each once (a run's
+    server directory is named after its number)."""
+    try:
+        out = [int(x) for x in text.split(",")]
+    except ValueError:
+        out = []
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError("want positive numbers separated by commas, not %r"
+                                         % text)
+    return list(dict.fromkeys(out))
+
+
 def main():
     p = argparse.ArgumentParser(prog="bench/provision")
     sub = p.add_subparsers(dest="mode")
@@ -1035,7 +1041,7 @@ def main():
                    help="figure 2 seconds between creates (default 0.1)")
     r.add_argument("--rss-vms", type=int, default=20, help="figure 4 VMs (default 20)")
     r.add_argument("--fake-vms", type=int, default=1000, help="figure 3 VMs (default 1000)")
-    r.add_argument("--conns", default="1,64",
+    r.add_argument("--conns", type=conns_list, default="1,64",
                    help="figure 3: comma-separated numbers of concurrent connections, one "
                         "run (and server) each (default 1,64)")
     r.add_argument("--settle", type=float, default=1.0,
