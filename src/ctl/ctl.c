@@ -178,8 +178,16 @@ void ctl_stop(ctl_t *c)
 typedef struct status_edit {
     const json_t *set;
     const json_t *conds;
-    bool only_absent; /* conds only where the object has none of that type */
+    const json_t *defaults; /* conds only where the object has none of that type */
 } status_edit_t;
+
+static void set_cond(json_t *obj, const json_t *c, json_int_t gen, const char *now)
+{
+    cond_set(obj, json_string_value(json_object_get(c, "type")),
+             json_string_value(json_object_get(c, "status")),
+             json_string_value(json_object_get(c, "reason")),
+             json_string_value(json_object_get(c, "message")), gen, now);
+}
 
 /* For a status write, which takes only the status of what it is given:
  * so only the status is copied. */
@@ -203,14 +211,11 @@ static json_t *mutate_status(const json_t *cur, void *ctx, err_t *err)
             json_object_set(st, k, v);
     }
     meta_now(now, sizeof(now));
-    json_array_foreach(e->conds, i, c) {
-        if (e->only_absent && cond_get(cur, json_string_value(json_object_get(c, "type"))))
-            continue;
-        cond_set(next, json_string_value(json_object_get(c, "type")),
-                 json_string_value(json_object_get(c, "status")),
-                 json_string_value(json_object_get(c, "reason")),
-                 json_string_value(json_object_get(c, "message")), gen, now);
-    }
+    json_array_foreach(e->conds, i, c)
+        set_cond(next, c, gen, now);
+    json_array_foreach(e->defaults, i, c)
+        if (!cond_get(cur, json_string_value(json_object_get(c, "type"))))
+            set_cond(next, c, gen, now);
     return next;
 }
 
@@ -218,7 +223,14 @@ store_obj_t *ctl_status_write(apiserver_t *srv, const resource_t *res, const cha
                               const char *name, const json_t *set, const json_t *conds,
                               bool *written, err_t *err)
 {
-    status_edit_t e = {.set = set, .conds = conds};
+    return ctl_status_write_defaults(srv, res, ns, name, set, conds, NULL, written, err);
+}
+
+store_obj_t *ctl_status_write_defaults(apiserver_t *srv, const resource_t *res, const char *ns,
+                                       const char *name, const json_t *set, const json_t *conds,
+                                       const json_t *defaults, bool *written, err_t *err)
+{
+    status_edit_t e = {.set = set, .conds = conds, .defaults = defaults};
     obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
     store_obj_t *r = obj_update(srv, res, ns, name, "status", mutate_status, &e, &o, err);
     *written = o.written;
@@ -236,9 +248,8 @@ store_obj_t *ctl_status_update(apiserver_t *srv, const resource_t *res, const ch
 store_obj_t *ctl_status_default(apiserver_t *srv, const resource_t *res, const char *ns,
                                 const char *name, const json_t *conds, err_t *err)
 {
-    status_edit_t e = {.conds = conds, .only_absent = true};
-    obj_opts_t o = {.fv = FIELD_VALIDATION_IGNORE};
-    return obj_update(srv, res, ns, name, "status", mutate_status, &e, &o, err);
+    bool written;
+    return ctl_status_write_defaults(srv, res, ns, name, NULL, NULL, conds, &written, err);
 }
 
 typedef struct fin_edit {

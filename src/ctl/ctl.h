@@ -34,6 +34,11 @@ store_obj_t *ctl_status_update(apiserver_t *srv, const resource_t *res, const ch
 store_obj_t *ctl_status_write(apiserver_t *srv, const resource_t *res, const char *ns,
                               const char *name, const json_t *set, const json_t *conds,
                               bool *written, err_t *err);
+/* Both: `conds` set, and each of `defaults` set only while the object has no
+ * condition of its type (judged as ctl_status_default does). */
+store_obj_t *ctl_status_write_defaults(apiserver_t *srv, const resource_t *res, const char *ns,
+                                       const char *name, const json_t *set, const json_t *conds,
+                                       const json_t *defaults, bool *written, err_t *err);
 /* Conditions that hold only until someone sets better ones: each of `conds`
  * is set only while the object has no condition of its type, judged on the
  * object as it is at each attempt (never on an older copy, which a retry

@@ -20,6 +20,21 @@
 #define NET_LB_RANGE_DEFAULT "10.97.0.0/24"
 
 ctl_t *ctl_netif_start(apiserver_t *srv);
+
+/* A VM's VirtualMachineNetworkReady condition is the network controller's,
+ * with one exception that saves a new VM a second status write (and every
+ * watcher of VMs a second event): its first True, when every interface
+ * was made at the first try or the VM asks for none, goes out with the VM
+ * controller's own conditions.  Such a VM is left to the VM controller,
+ * which looks at it again when its interfaces appear (their ADDED events);
+ * any other outcome the network controller writes itself.
+ *
+ * For a VM without that condition: the True one (a new reference) when the
+ * NetworkInterface of each of its interfaces exists or it asks for none,
+ * NULL while one is missing. */
+#define NET_READY_COND "VirtualMachineNetworkReady"
+json_t *net_ready_first(apiserver_t *srv, const json_t *vm);
+
 ctl_t *ctl_vmservice_start(apiserver_t *srv, const char *service_cidr);
 
 /* The default network of a fresh install, made once per data directory

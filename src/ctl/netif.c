@@ -56,7 +56,9 @@
 #include "util/log.h"
 
 #define VM_PREFIX "vmoperator.vmware.com/virtualmachines/"
-#define NET_COND "VirtualMachineNetworkReady"
+#define NET_COND NET_READY_COND
+#define NET_MSG_READY "Every interface has its allocation."
+#define NET_MSG_NONE "The VM has no network interfaces."
 
 typedef struct pool_rec {
     char *uid, *ns, *name;
@@ -731,11 +733,13 @@ static void vm_write(vm_job_t *j)
         err_clear(&err);
     }
     warn_on_change(n, j->vm, &j->v);
+    /* The VM controller writes this first True (see net_ready_first). */
+    if (j->v.ready && !cond_get(j->vm, NET_COND) && (j->makes->len > 0 || !j->has_ifaces))
+        return;
     conds = json_array();
     json_array_append_new(conds, j->v.ready ? ctl_cond(NET_COND, true, "Ready", "%s",
-                                                       j->has_ifaces
-                                                           ? "Every interface has its allocation."
-                                                           : "The VM has no network interfaces.")
+                                                       j->has_ifaces ? NET_MSG_READY
+                                                                     : NET_MSG_NONE)
                                             : ctl_cond(NET_COND, false, j->v.reason, "%s",
                                                        j->v.msg));
     store_obj_t *r = ctl_status_update(c->srv, n->vm_res, ns, name, NULL, conds, &err);
@@ -744,6 +748,28 @@ static void vm_write(vm_job_t *j)
     store_obj_unref(r);
     err_clear(&err);
     json_decref(conds);
+}
+
+json_t *net_ready_first(apiserver_t *srv, const json_t *vm)
+{
+    const char *name = json_path_str(vm, "metadata.name");
+    json_t *ifaces = netcfg_interfaces(vm), *iface;
+    json_t *have = netrefs_netifs_of(srv, json_path_str(vm, "metadata.namespace"), name);
+    bool all = true;
+    size_t i;
+
+    json_array_foreach(ifaces, i, iface) {
+        char *nif_name =
+            netcfg_netif_name(name, json_string_value(json_object_get(iface, "name")) ?: "");
+        all &= json_object_get(have, nif_name) != NULL;
+        g_free(nif_name);
+    }
+    json_t *c = all ? ctl_cond(NET_COND, true, "Ready", "%s",
+                               json_array_size(ifaces) ? NET_MSG_READY : NET_MSG_NONE)
+                    : NULL;
+    json_decref(have);
+    json_decref(ifaces);
+    return c;
 }
 
 /* A writer thread's task. */

@@ -23,6 +23,8 @@
 #include "api/objects.h"
 #include "ctl/burst.h"
 #include "ctl/ctl_priv.h"
+#include "ctl/net.h"
+#include "ctl/netrefs.h"
 #include "ctl/refs.h"
 #include "model/conditions.h"
 #include "model/meta.h"
@@ -53,6 +55,7 @@ typedef struct vm_job {
     char *key;
     const json_t *vm;     /* as read; shared: read only */
     json_t *set, *conds;  /* the status to write */
+    json_t *defaults;     /* conditions to write only where absent */
     char *node;           /* placed on this node now, or NULL */
     store_obj_t *result;  /* the VM as written, or NULL */
     err_t err;
@@ -130,6 +133,17 @@ static void vm_event(ctl_t *c, const store_event_t *ev)
         if (ctl_status_only(ev, "VirtualMachineClassReady"))
             return;
         ctl_keys_add(v->dirty, key);
+        return;
+    }
+    /* A VM's interface was made: a new VM may have its network now. */
+    if (ev->type == STORE_EV_ADDED && g_str_has_prefix(key, NETREFS_NETIF_PREFIX)) {
+        const char *vm = json_string_value(json_object_get(ev->obj->labels, NETREFS_VM_LABEL));
+        const char *ns = key + strlen(NETREFS_NETIF_PREFIX), *slash = strchr(ns, '/');
+        if (vm && slash) {
+            char *vk = g_strdup_printf(VM_PREFIX "%.*s/%s", (int)(slash - ns), ns, vm);
+            ctl_keys_add(v->dirty, vk);
+            g_free(vk);
+        }
         return;
     }
     /* A class, image, storage class or node changed: waiting VMs may go on. */
@@ -274,6 +288,7 @@ static void vm_job_free(vm_job_t *j)
     json_decref((json_t *)j->vm);
     json_decref(j->set);
     json_decref(j->conds);
+    json_decref(j->defaults);
     g_free(j->node);
     store_obj_unref(j->result);
     err_clear(&j->err);
@@ -282,14 +297,14 @@ static void vm_job_free(vm_job_t *j)
 
 /* Look at one VM: its references and, when all are there and it has no
  * host yet, a node with room, which is reserved at once.  Returns the
- * status to write, or NULL when there is none (gone, being deleted, or
- * just given its finalizer). */
+ * status to write, or NULL when there is none (gone, being deleted, just
+ * given its finalizer, or new and its network still undecided). */
 static vm_job_t *vm_decide(ctl_t *c, const char *key)
 {
     vmctl_t *v = c->state;
     store_obj_t *o = store_get(c->srv->store, key);
     const json_t *vm;
-    json_t *cls = NULL, *img = NULL, *sc = NULL, *conds, *set, *node = NULL, *cnd;
+    json_t *cls = NULL, *img = NULL, *sc = NULL, *conds, *set, *node = NULL, *cnd, *netc = NULL;
     const char *ns, *name, *cname, *iname, *scname;
     err_t err = ERR_INIT;
     vm_job_t *j = NULL;
@@ -318,6 +333,11 @@ static vm_job_t *vm_decide(ctl_t *c, const char *key)
             log_warn("vm: %s: %s", key, err.msg);
         goto out; /* the update brings us back */
     }
+
+    /* A new VM's first status goes out once its network is decided, with
+     * the network's first condition when that is True (see net.h). */
+    if (!cond_get(vm, NET_READY_COND) && !(netc = net_ready_first(c->srv, vm)))
+        goto out;
 
     conds = json_array();
     set = json_object();
@@ -398,7 +418,12 @@ static vm_job_t *vm_decide(ctl_t *c, const char *key)
     j->vm = json_incref((json_t *)vm);
     j->set = set;
     j->conds = conds;
+    if (netc) {
+        j->defaults = json_array();
+        json_array_append(j->defaults, netc);
+    }
 out:
+    json_decref(netc);
     err_clear(&err);
     json_decref(node);
     json_decref(cls);
@@ -417,8 +442,11 @@ static void vm_write(vm_job_t *j)
 
     json_array_foreach(j->conds, i, cnd)
         warn_on_change(v, j->vm, cnd);
-    j->result = ctl_status_update(j->c->srv, v->vm_res, json_path_str(j->vm, "metadata.namespace"),
-                                  json_path_str(j->vm, "metadata.name"), j->set, j->conds, &j->err);
+    bool written;
+    j->result = ctl_status_write_defaults(j->c->srv, v->vm_res,
+                                          json_path_str(j->vm, "metadata.namespace"),
+                                          json_path_str(j->vm, "metadata.name"), j->set, j->conds,
+                                          j->defaults, &written, &j->err);
     if (!j->result && j->err.code != ERR_NOT_FOUND)
         log_warn("vm: cannot update the status of %s: %s", j->key, j->err.msg);
     if (j->result && j->node) {

@@ -387,6 +387,35 @@ def test_guest_agent_addresses_replace_the_allocation(fakehost, tiny_image):
     assert st["primaryIP4"] == ip, st
 
 
+def test_a_new_vm_gets_its_conditions_in_one_write(fakehost):
+    """A new VM's first status carries the network's condition with the VM
+    controller's: a watcher sees it ADDED, then one MODIFIED with all of
+    them, not one per controller.  With an interface (made before that
+    write) and with networking disabled."""
+    s = fakehost
+    path = "/apis/vmoperator.vmware.com/v1alpha2/namespaces/default/virtualmachines"
+    rv = json.loads(s.kubectl("get", "--raw", path).stdout)["metadata"]["resourceVersion"]
+    apply(s, vm_doc("one-1", "default"), vm_doc("one-2", "default", network={"disabled": True}))
+    for n in ["one-1", "one-2"]:
+        wait_net_cond(s, n, "True")
+    watch = path + "?watch=1&resourceVersion=%s&timeoutSeconds=2" % rv
+    events = [json.loads(line) for line in s.kubectl("get", "--raw", watch).stdout.splitlines()
+              if line.strip()]
+    for name, message in [("one-1", "Every interface has its allocation."),
+                          ("one-2", "The VM has no network interfaces.")]:
+        mine = [e for e in events if e["object"]["metadata"]["name"] == name]
+        assert [e["type"] for e in mine] == ["ADDED", "MODIFIED"], [
+            (e["type"], e["object"].get("status")) for e in mine]
+        written = mine[1]["object"]
+        types = {c["type"] for c in written["status"]["conditions"]}
+        assert {"VirtualMachineClassReady", "VirtualMachineImageReady",
+                "VirtualMachineStorageReady", "VirtualMachineNetworkReady"} <= types, types
+        assert cond(written, "VirtualMachineNetworkReady")["message"] == message
+    assert s.kubectl_json("get", "networkinterfaces", "one-1-eth0")["status"]["ipConfigs"]
+    assert s.kubectl("get", "networkinterfaces", "-l", "vmsvc.dev/vm=one-2",
+                     "-o", "name").stdout.strip() == ""
+
+
 def test_full_pool_taken_address_missing_and_deleted_network(fakehost):
     s = fakehost
     apply(s, network_doc("tiny-pool", "default", "10.210.0.1/24", ["10.210.0.10-10.210.0.11"]))
