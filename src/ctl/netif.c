@@ -9,7 +9,9 @@
  * its allocation already in status: ipConfigs (ip, ipFamily, subnetMask,
  * gateway), macAddress, networkID (the Network's uid) and a Ready
  * condition.  It then sets the VM's VirtualMachineNetworkReady condition,
- * which the agent waits for before it builds the domain.
+ * which the agent waits for before it builds the domain; a new VM's first
+ * True it leaves to the VM controller, to go out in one write with that
+ * controller's conditions (see net_ready_first in net.h).
  *
  * The allocator.  Every decision (which address, which MAC) is taken here,
  * on this controller's one thread, against an in-memory pool per Network

@@ -8,7 +8,10 @@
  * class's reservations (requests); otherwise the VM waits, and its
  * VirtualMachinePlacementReady condition says why.  Placement writes
  * status.host, zone, uniqueID, biosUUID, instanceUUID, class and image;
- * from there the agent on that host takes over.
+ * from there the agent on that host takes over.  A new VM's first status
+ * waits until its network is decided, and carries the network's first
+ * VirtualMachineNetworkReady when that is True (see net.h), so that a new
+ * VM costs one status write here, not one per controller.
  *
  * event() notes what to look at; idle() does the work once per burst:
  * each VM's conditions and placement are decided on this one thread (a
