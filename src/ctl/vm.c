@@ -143,9 +143,10 @@ static void vm_event(ctl_t *c, const store_event_t *ev)
         const char *vm = json_string_value(json_object_get(ev->obj->labels, NETREFS_VM_LABEL));
         const char *ns = key + strlen(NETREFS_NETIF_PREFIX), *slash = strchr(ns, '/');
         if (vm && slash) {
-            char *vk = g_strdup_printf(VM_PREFIX "%.*s/%s", (int)(slash - ns), ns, vm);
+            char *vns = g_strndup(ns, (gsize)(slash - ns)), *vk = meta_key(v->vm_res, vns, vm);
             ctl_keys_add(v->dirty, vk);
             g_free(vk);
+            g_free(vns);
         }
         return;
     }
