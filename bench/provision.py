@@ -20,7 +20,9 @@ to its baseline in the same run:
      create request's own latency.  One run, on a fresh server, for each N
      in --conns: 1 is one client at the API's own pace; 64 floods it, so
      that creates are accepted faster than the controllers and the agent
-     finish VMs and the figure shows the queue that builds up;
+     finish VMs and the figure shows the queue that builds up; a note
+     gives the throughput that N outstanding creates would need for a
+     50 ms mean (Little's law), next to the throughput measured;
   4. the server's VmRSS/VmHWM with 0 and with --rss-vms running VMs.
 
 Times are CLOCK_MONOTONIC (time.monotonic), comparable across processes.
@@ -982,6 +984,14 @@ def main_run(args):
                              rate, conns, all_on, pct(create_ms, 50), pct(create_ms, 99),
                              max(on_ms), st["VmHWM"]))
             notes.append("fake: " + stages)
+            if conns > 1:
+                # Little's law: with `conns` creates always outstanding, the
+                # mean time in the system is at least conns / throughput,
+                # whatever order the server does its work in.
+                notes.append("fake: %d creates always outstanding: a mean of <= 50 ms needs "
+                             ">= %.0f VMs/s through the whole pipeline (Little's law); it ran "
+                             "%.0f VMs/s, first create to last PoweredOn" % (
+                                 conns, conns / 0.050, args.fake_vms / all_on))
     except Exception as e:  # noqa: BLE001
         log("FAILED: %s" % e)
         if srv:
