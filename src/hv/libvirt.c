@@ -28,10 +28,11 @@
  *
  * Guests' CPU comes after the service's: once a domain has started, every
  * thread of its QEMU gets the guest nice value (hv_open_opts_t), and the
- * threads QEMU makes later take it from them.  The service's threads
- * (store, controllers, API, libvirt's own) keep a larger share of the CPU
- * however many guests are busy, and QEMU's start-up, which a caller waits
- * for, runs at the service's priority.
+ * threads QEMU makes later take it from them; so does QEMU's session,
+ * where the kernel schedules sessions as groups (renice_session).  The
+ * service's threads (store, controllers, API, libvirt's own) keep a larger
+ * share of the CPU however many guests are busy, and QEMU's start-up,
+ * which a caller waits for, runs at the service's priority.
  *
  * UEFI domains use the loader and nvram template named in model/domain.h;
  * QEMU's pid comes from the pid file libvirt keeps under the root's
@@ -956,6 +957,34 @@ static int renice_process(pid_t pid, int nice)
     return rc;
 }
 
+/* Where the kernel groups processes by session (autogroups, on by default
+ * in Debian's kernels), a nice value weighs a thread only against the
+ * others of its session, and every session's group gets an equal share of
+ * the CPU.  libvirt starts each QEMU in a session of its own, so thread
+ * nice values alone left a host of 100 guests giving the service about a
+ * hundredth of the CPU.  The session's group takes `nice` too, unless it
+ * is the service's own.  0 (also where the kernel has no autogroups), or
+ * -1 with errno. */
+static int renice_session(pid_t pid, int nice)
+{
+    char path[64], val[16];
+    int fd, n, rc = 0;
+    pid_t sid = getsid(pid);
+
+    if (sid < 0)
+        return errno == ESRCH ? 0 : -1; /* gone */
+    if (sid == getsid(0))
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/autogroup", (int)pid);
+    if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : -1;
+    n = snprintf(val, sizeof(val), "%d", nice);
+    if (fs_write_full(fd, val, (size_t)n) < 0)
+        rc = -1;
+    close(fd);
+    return rc;
+}
+
 /* Start domain `dom`, then put its QEMU at l->guest_nice (see the top of
  * the file).  A nice value that cannot be set is worth a warning, not a
  * failed start. */
@@ -967,7 +996,8 @@ static int start_domain(lv_t *l, virDomainPtr dom, const char *name)
     if (r == 0 && l->guest_nice && l->run_dir) {
         char *pidfile = pid_file_path(l->run_dir, name);
         pid_t pid = qemu_pid_from_file(pidfile);
-        if (pid > 0 && renice_process(pid, l->guest_nice) < 0)
+        if (pid > 0 && (renice_process(pid, l->guest_nice) < 0 ||
+                        renice_session(pid, l->guest_nice) < 0))
             log_warn("hv: cannot set nice %d on domain %s's QEMU (pid %d): %s", l->guest_nice,
                      name, (int)pid, g_strerror(errno));
         g_free(pidfile);
