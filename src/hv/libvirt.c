@@ -979,8 +979,15 @@ static int renice_session(pid_t pid, int nice)
     if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
         return errno == ENOENT ? 0 : -1;
     n = snprintf(val, sizeof(val), "%d", nice);
-    if (fs_write_full(fd, val, (size_t)n) < 0)
-        rc = -1;
+    /* Without CAP_SYS_ADMIN the kernel takes one such write a tenth of a
+     * second, host-wide, and says EAGAIN to the others. */
+    for (int tries = 1; fs_write_full(fd, val, (size_t)n) < 0; tries++) {
+        if (errno != EAGAIN || tries == 10) {
+            rc = -1;
+            break;
+        }
+        g_usleep(G_USEC_PER_SEC / 10);
+    }
     close(fd);
     return rc;
 }
