@@ -12,7 +12,8 @@ to its baseline in the same run:
      with `raw`), runs alternating A/B after one warm-up of each;
   2. --burst VMs created --interval apart, p50/p95 of creation ->
      PoweredOn; against the same number of domains started straight through
-     libvirt at the same pace, each in its own thread;
+     libvirt at the same pace, each in its own thread (vmsvc's guests run at
+     its --guest-nice, raw ones at nice 0);
   3. the control plane alone (--hypervisor fake): --fake-vms creates over
      N connections (asyncio, one process), each sending its next create as
      soon as the previous one is answered, while another process (this
