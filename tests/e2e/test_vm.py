@@ -169,6 +169,9 @@ def thread_nice(pid):
 
 
 def test_vm_boots_with_cloud_init_seed(host, vns):
+    # The scheduling group of this test's session, before any guest starts.
+    group_before = open("/proc/self/autogroup").read() if os.path.exists("/proc/self/autogroup") \
+        else None
     host.kubectl("create", "secret", "generic", "boot", "-n", vns, "--from-literal=user-data=" +
                  "#cloud-config\n#vmsvc: hello-from-e2e\nruncmd:\n- echo hi\n")
     make_vm(host, vns, "web-1", bootstrap={"cloudInit": {"rawCloudConfig": {"name": "boot", "key": "user-data"}}})
@@ -198,13 +201,13 @@ def test_vm_boots_with_cloud_init_seed(host, vns):
     assert set().union(*server.values()) == {base}, {n: v for n, v in server.items() if v != {base}}
     # Where the kernel schedules each session as a group, QEMU's session
     # (libvirt makes one for it) has that nice value too; the server's
-    # session is left as it was.
-    if os.path.exists("/proc/self/autogroup"):
+    # session (this test's) is left as it was before the guest started.
+    if group_before is not None:
         assert os.getsid(pid) != os.getsid(host.pid)
         ag = open("/proc/%d/autogroup" % pid).read()
         assert ag.split()[-2:] == ["nice", "10"], ag
         if os.getsid(host.pid) == os.getsid(0):
-            assert open("/proc/%d/autogroup" % host.pid).read() == open("/proc/self/autogroup").read()
+            assert open("/proc/%d/autogroup" % host.pid).read() == group_before
     # QEMU listens for a guest agent on a socket in the VM's own directory.
     qga = os.path.join(host.data_dir, "vms", v["metadata"]["uid"], "qga.sock")
     assert stat.S_ISSOCK(os.stat(qga).st_mode)
