@@ -1003,10 +1003,18 @@ static int start_domain(lv_t *l, virDomainPtr dom, const char *name)
     if (r == 0 && l->guest_nice && l->run_dir) {
         char *pidfile = pid_file_path(l->run_dir, name);
         pid_t pid = qemu_pid_from_file(pidfile);
-        if (pid > 0 && (renice_process(pid, l->guest_nice) < 0 ||
-                        renice_session(pid, l->guest_nice) < 0))
-            log_warn("hv: cannot set nice %d on domain %s's QEMU (pid %d): %s", l->guest_nice,
-                     name, (int)pid, g_strerror(errno));
+        if (pid > 0) {
+            /* Both, whatever the first gives: a thread that would not take
+             * the value does not keep the session's group from it. */
+            int rc = renice_process(pid, l->guest_nice), err = errno;
+            if (renice_session(pid, l->guest_nice) < 0 && rc == 0) {
+                rc = -1;
+                err = errno;
+            }
+            if (rc < 0)
+                log_warn("hv: cannot set nice %d on domain %s's QEMU (pid %d): %s",
+                         l->guest_nice, name, (int)pid, g_strerror(err));
+        }
         g_free(pidfile);
     }
     return r;
