@@ -13,7 +13,8 @@ to its baseline in the same run:
   2. --burst VMs created --interval apart, p50/p95 of creation ->
      PoweredOn; against the same number of domains started straight through
      libvirt at the same pace, each in its own thread (vmsvc's guests run at
-     its --guest-nice, raw ones at nice 0);
+     its --guest-nice, raw ones at nice 0); then once more with each raw
+     QEMU put at that nice value as the server puts its own (a note);
   3. the control plane alone (--hypervisor fake): --fake-vms creates over
      N connections (asyncio, one process), each sending its next create as
      soon as the previous one is answered, while another process (this
@@ -536,6 +537,7 @@ class Raw:
                 pass
             shutil.rmtree(os.path.join(self.data, "vms", uid), ignore_errors=True)
         self.names = []
+        self.nice = 0
         wait_gone(pids)
 
     def single(self):
@@ -832,11 +834,9 @@ def fig_burst(srv, raw, args):
     # The same raw starts with the guests put below them as the server puts
     # its own: what is left of the difference is vmsvc's path itself.
     time.sleep(args.settle * 3)
-    raw.ask(cmd="stages")
     m = re.search(r"--guest-nice[= ](\d+)", args.server_args)
     nice = int(m.group(1)) if m else GUEST_NICE_DEFAULT
     rn = raw.ask(cmd="burst", n=n, interval=args.interval, nice=nice)
-    raw.ask(cmd="stages")
     nice_ms = rn["ms"]
     stages += ("\n# burst raw, guests at nice %d as vmsvc's: p50 %.0f ms, p95 %.0f ms, max %.0f "
                "ms, %d QEMU running; vmsvc / this: p50 %.2fx, p95 %.2fx; %s" % (
